@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""firehose-mr mapper: Firehose JSON events on stdin, partial aggregates on stdout.
+
+A Hadoop Streaming mapper (standard library only, Python 3.7+). It reads the objects
+that Amazon Kinesis Data Firehose writes to S3, groups them by the job flags, counts
+(and with --value sums) per group in memory, and writes one intermediate line per group:
+
+    KEY <TAB> COUNT                          (count-only jobs)
+    KEY <TAB> COUNT N SUM MIN MAX            (--value: N = records that had a value)
+
+KEY is what Hadoop groups and partitions on (the bytes before the first TAB). It is the
+reducer's output columns, each followed by a separator, encoded so that it holds no TAB,
+LF or CR and sorts byte for byte like the output rows (see encode_key). reducer.py turns
+these lines into the final rows; `reducer.py --combine` merges them into fewer lines.
+
+Bad input is counted, never fatal: Hadoop counters go to stderr at the end as
+`reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value).
+"""
+import argparse
+import datetime
+import decimal
+import gzip
+import json
+import math
+import os
+import re
+import sys
+import zlib
+from decimal import Decimal
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+COUNTER_GROUP = "firehose-mr"
+COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value")
+MAX_GROUPS_IN_MEMORY = 50000  # flush partial aggregates beyond this many groups
+WHOLE_LINE = ""  # --words with no field: the words of the whole line, read as plain text
+
+# Sums are exact: no rounding at any size (values are kept within +-1e1000, see number_of).
+EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+
+
+class UsageError(Exception):
+    """A bad combination of flags or environment: one line on stderr, exit 2."""
+
+
+# ---------------------------------------------------------------------------------------
+# Reading Firehose objects: Hadoop's lines, then the JSON values in each line.
+# ---------------------------------------------------------------------------------------
+
+def open_stdin(stdin: BinaryIO) -> BinaryIO:
+    """stdin, decompressed when it is gzip (a user's `cat x.gz | mapper.py`; Hadoop
+    decompresses .gz itself, so under Hadoop this never triggers)."""
+    if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[return-value]
+    return stdin
+
+
+def hadoop_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines as Hadoop's LineReader cuts them: at LF, CRLF or a lone CR.
+
+    Lines keep a trailing LF (JSON ignores it, and so does the word splitter)."""
+    for raw in stream:
+        if b"\r" not in raw:
+            yield raw
+            continue
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        for piece in raw.split(b"\r"):
+            yield piece
+
+
+class Counters:
+    """The Hadoop counters this job reports (group firehose-mr)."""
+
+    def __init__(self) -> None:
+        self.values = dict.fromkeys(COUNTERS, 0)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        self.values[name] += amount
+
+    def report(self, err: Any) -> None:
+        for name in COUNTERS:
+            err.write("reporter:counter:%s,%s,%d\n" % (COUNTER_GROUP, name, self.values[name]))
+        err.flush()
+
+
+def decoded_lines(lines: Iterable[bytes], counters: Counters) -> Iterator[str]:
+    """UTF-8 text of each line; a line with bad bytes is kept, with U+FFFD for them."""
+    for raw in lines:
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            counters.add("invalid_utf8")
+            yield raw.decode("utf-8", "replace")
+
+
+_JSON_SCAN = json.JSONDecoder(parse_float=Decimal).scan_once  # exact decimals, no floats
+_JSON_ERRORS = (StopIteration, ValueError, RecursionError)  # JSONDecodeError is a ValueError
+_SKIP_SPACE = re.compile(r"[ \t\n\r]*").match
+_BOM = "\ufeff"
+
+
+def json_objects(lines: Iterable[str], counters: Counters) -> Iterator[dict]:
+    """Every JSON object in every line: one per line (NDJSON), or several back to back
+    with no delimiter (`{..}{..}`, Firehose's default). A value that is not an object is
+    counted as malformed and passed over; a decode error skips the rest of its line."""
+    scan = _JSON_SCAN
+    for text in lines:
+        try:
+            value, end = scan(text, 0)
+        except _JSON_ERRORS:  # blank, BOM, leading space or broken: the careful path
+            for obj in _objects_from(text, 0, counters):
+                yield obj
+            continue
+        if value.__class__ is dict:
+            yield value
+        else:
+            counters.add("malformed")
+        if end != len(text) and text[end:] != "\n":
+            for obj in _objects_from(text, end, counters):
+                yield obj
+
+
+def _objects_from(text: str, start: int, counters: Counters) -> Iterator[dict]:
+    index = start
+    while True:
+        index = _SKIP_SPACE(text, index).end()
+        if text.startswith(_BOM, index):
+            index = _SKIP_SPACE(text, index + 1).end()
+        if index >= len(text):
+            return
+        try:
+            value, index = _JSON_SCAN(text, index)
+        except _JSON_ERRORS:
+            counters.add("malformed")
+            return
+        if value.__class__ is dict:
+            yield value
+        else:
+            counters.add("malformed")
+
+
+# ---------------------------------------------------------------------------------------
+# Fields: dotted paths into a record.
+# ---------------------------------------------------------------------------------------
+
+Getter = Callable[[dict], Any]
+
+
+def field_getter(path: str) -> Getter:
+    """A function that reads `group.group_country` or `items.0.sku` from a record;
+    a missing field (or a path through a non-container) gives None."""
+    names = path.split(".")
+    if not path or "" in names:
+        raise UsageError("bad field path %r: use names joined by dots, like group.group_country" % path)
+    if len(names) == 1:
+        name = names[0]
+        return lambda record: record.get(name)
+    steps = [(name, int(name) if name.isdigit() and name.isascii() else None) for name in names]
+
+    def get(record: dict) -> Any:
+        value = record  # type: Any
+        for name, index in steps:
+            if value.__class__ is dict:
+                value = value.get(name)
+            elif value.__class__ is list and index is not None and index < len(value):
+                value = value[index]
+            else:
+                return None
+        return value
+    return get
+
+
+# ---------------------------------------------------------------------------------------
+# Key columns: how a field value is written in the output.
+# ---------------------------------------------------------------------------------------
+
+_TEXT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def render(value: Any) -> str:
+    """A key column: strings as they are (with \\ TAB LF CR escaped), null or missing as
+    `null`, numbers, booleans, arrays and objects as compact JSON."""
+    kind = value.__class__
+    if kind is str:
+        if _NEEDS_ESCAPE.search(value) is None:
+            return value
+        return _NEEDS_ESCAPE.sub(lambda m: _TEXT_ESCAPES[m.group()], value)
+    return compact_json(value)
+
+
+def compact_json(value: Any) -> str:
+    """JSON with no spaces, object members sorted, numbers in plain decimal notation
+    without trailing zeros (so 1.50 and 1.5 are one key)."""
+    kind = value.__class__
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is Decimal:
+        return decimal_text(value)
+    if kind is dict:
+        members = sorted(value.items())
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + compact_json(v) for k, v in members) + "}"
+    if kind is list:
+        return "[" + ",".join(compact_json(v) for v in value) + "]"
+    if kind is str:
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)  # NaN / Infinity, which Python's json accepts
+
+
+def decimal_text(number: Decimal) -> str:
+    """Plain notation, no trailing zeros, no negative zero: 1.50 -> 1.5, 2E+3 -> 2000."""
+    if not number.is_finite():
+        return str(number)
+    if number.is_zero():
+        return "0"
+    if not -1000 <= number.adjusted() <= 1000:
+        return str(number.normalize(EXACT))
+    return format(number.normalize(EXACT), "f")
+
+
+# The intermediate key: the row's key columns, each followed by TAB, with every character
+# below U+000E replaced in an order-preserving way: U+0000-U+0008 -> \x01 + chr(0x40+c),
+# TAB -> \x02, U+000A-U+000D -> \x03 + chr(0x40+c). No TAB, LF or CR remain, and keys sort
+# byte for byte exactly like the output rows they stand for. reducer.py decodes it.
+_KEY_CODE = {c: ("\x01" if c < 9 else "\x03") + chr(0x40 + c) for c in range(14) if c != 9}
+_KEY_CODE[9] = "\x02"
+_NEEDS_KEY_CODE = re.compile("[\x00-\x08\x0a-\x0d]")
+
+
+def encode_key(columns: Iterable[str]) -> str:
+    text = "\t".join(columns) + "\t"
+    return text.translate(_KEY_CODE) if _NEEDS_KEY_CODE.search(text) else text.replace("\t", "\x02")
+
+
+# ---------------------------------------------------------------------------------------
+# Time buckets.
+# ---------------------------------------------------------------------------------------
+
+PERIODS = ("minute", "hour", "day", "month")
+_PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "month": 86400}
+_EPOCH = datetime.datetime(1970, 1, 1)
+_EPOCH_MS_FROM = 100000000000  # numbers at or above 1e11 are epoch milliseconds
+_ISO_8601 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?)?"
+    r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z")
+_ARRIVAL_FOLDERS = re.compile(r"/([0-9]{4})/([0-9]{2})/([0-9]{2})/([0-9]{2})/[^/]*\Z")
+_ARRIVAL_NAME = re.compile(r"-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-[0-9]{2}-[0-9]{2}-[^/]*\Z")
+
+
+def bucket_text(moment: datetime.datetime, period: str) -> str:
+    text = "%04d-%02d-%02dT%02d:%02d" % (moment.year, moment.month, moment.day, moment.hour, moment.minute)
+    return {"minute": text, "hour": text[:14] + "00", "day": text[:10], "month": text[:7]}[period]
+
+
+class TimeBuckets:
+    """The UTC bucket (`2017-02-27T14:00` for --per hour) of a time field's value:
+    epoch seconds, epoch milliseconds, or an ISO 8601 string. None if unreadable."""
+
+    CACHE_LIMIT = 20000
+
+    def __init__(self, period: str) -> None:
+        self.period = period
+        self.unit = _PERIOD_SECONDS[period]
+        self._by_unit = {}  # type: Dict[int, Optional[str]]
+        self._by_text = {}  # type: Dict[Tuple[Optional[str], ...], Optional[str]]
+
+    def __call__(self, value: Any) -> Optional[str]:
+        kind = value.__class__
+        if kind is str:
+            return self.of_text(value)
+        if kind is int or kind is Decimal:
+            return self.of_epoch(value)
+        return None
+
+    def of_epoch(self, number: Any) -> Optional[str]:
+        if number.__class__ is Decimal:
+            if not number.is_finite() or number.adjusted() > 20:
+                return None
+            seconds = math.floor(number.scaleb(-3) if number >= _EPOCH_MS_FROM else number)
+        else:
+            seconds = number // 1000 if number >= _EPOCH_MS_FROM else number
+        unit_index = seconds // self.unit
+        bucket = self._by_unit.get(unit_index, "")
+        if bucket == "":
+            try:
+                bucket = bucket_text(_EPOCH + datetime.timedelta(seconds=unit_index * self.unit), self.period)
+            except (OverflowError, ValueError):
+                bucket = None
+            self._remember(self._by_unit, unit_index, bucket)
+        return bucket
+
+    def of_text(self, text: str) -> Optional[str]:
+        match = _ISO_8601.match(text)
+        if match is None:
+            return None
+        parts = match.groups()
+        if parts[5] is not None and parts[5] > "60":
+            return None
+        key = parts[:5] + parts[6:]
+        bucket = self._by_text.get(key, "")
+        if bucket == "":
+            bucket = self._bucket_of_parts(parts)
+            self._remember(self._by_text, key, bucket)
+        return bucket
+
+    def _remember(self, cache: Dict[Any, Optional[str]], key: Any, bucket: Optional[str]) -> None:
+        if len(cache) >= self.CACHE_LIMIT:
+            cache.clear()
+        cache[key] = bucket
+
+    def _bucket_of_parts(self, parts: Tuple[Optional[str], ...]) -> Optional[str]:
+        year, month, day, hour, minute, _second, offset = parts
+        try:
+            moment = datetime.datetime(int(year or 0), int(month or 0), int(day or 0),
+                                       int(hour or 0), int(minute or 0))
+            if offset and offset not in "Zz":
+                digits = offset[1:].replace(":", "")
+                hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+                if hours > 23 or minutes > 59:
+                    return None
+                shift = datetime.timedelta(hours=hours, minutes=minutes)
+                moment = moment - shift if offset[0] == "+" else moment + shift
+            return bucket_text(moment, self.period)
+        except (OverflowError, ValueError):
+            return None
+
+
+def arrival_bucket(environ: Dict[str, str], period: str) -> Optional[str]:
+    """The Firehose delivery hour of the file this map task reads, from its path:
+    `.../YYYY/MM/DD/HH/<object>`, else the time in a Firehose object name."""
+    path = environ.get("mapreduce_map_input_file") or environ.get("map_input_file")
+    if not path:
+        raise UsageError("--time @arrival takes the delivery hour from the input file's path, which "
+                         "Hadoop passes in mapreduce_map_input_file: run it under Hadoop or "
+                         "run_local.sh, or set mapreduce_map_input_file=PATH for a local pipe")
+    match = _ARRIVAL_FOLDERS.search(path) or _ARRIVAL_NAME.search(path)
+    if match is None:
+        return None
+    year, month, day, hour = (int(part) for part in match.groups())
+    try:
+        return bucket_text(datetime.datetime(year, month, day, hour), period)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Values: exact decimals.
+# ---------------------------------------------------------------------------------------
+
+_NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*\Z")
+
+
+def number_of(value: Any) -> Optional[Decimal]:
+    """The exact decimal of a JSON number or numeric string; None for anything else
+    (booleans, non-numeric text, NaN/Infinity, magnitudes beyond 1e+-1000)."""
+    kind = value.__class__
+    if kind is Decimal:
+        number = value
+    elif kind is int:
+        number = Decimal(value)
+    elif kind is str and _NUMERIC_TEXT.match(value):
+        number = Decimal(value.strip())
+    else:
+        return None
+    if not number.is_finite() or not -1000 <= number.adjusted() <= 1000:
+        return None
+    return number
+
+
+# ---------------------------------------------------------------------------------------
+# The job: which groups a record adds to.
+# ---------------------------------------------------------------------------------------
+
+class Job:
+    """What the flags ask for: which group keys (tuples of rendered key columns) a record
+    adds to, and the number it adds."""
+
+    def __init__(self, args: argparse.Namespace, environ: Dict[str, str]) -> None:
+        self.census = args.key is None and args.words is None and args.time is None and args.value is None
+        self.plain_text = args.words == WHOLE_LINE
+        self.keys = [field_getter(path) for path in args.key.split(",")] if args.key is not None else []
+        self.value = field_getter(args.value) if args.value is not None else None
+        self.words = field_getter(args.words) if args.words not in (None, WHOLE_LINE) else None
+        self.bucket = self._bucket_function(args, environ)
+
+    @staticmethod
+    def _bucket_function(args: argparse.Namespace, environ: Dict[str, str]) -> Optional[Callable[[Any], Optional[str]]]:
+        """record -> its time bucket (None: unreadable), or None when there is no --time."""
+        if args.time is None:
+            return None
+        if args.time == "@arrival":
+            arrival = arrival_bucket(environ, args.per)
+            if arrival is None:
+                sys.stderr.write("mapper.py: no Firehose delivery hour (/YYYY/MM/DD/HH/) in the input "
+                                 "path: its records count as bad_time\n")
+            return lambda record: arrival
+        time_of, buckets = field_getter(args.time), TimeBuckets(args.per)
+        return lambda record: buckets(time_of(record))
+
+    def prefix(self, record: Optional[dict]) -> Optional[List[str]]:
+        """[bucket] + key columns of a record; None when its time is unreadable."""
+        columns = []
+        if self.bucket is not None:
+            bucket = self.bucket(record)
+            if bucket is None:
+                return None
+            columns.append(bucket)
+        for get in self.keys:
+            columns.append(render(get(record)))  # type: ignore[arg-type]
+        return columns
+
+
+_WORD = re.compile(r"\w+")
+
+
+def words_of(text: Any) -> List[str]:
+    return _WORD.findall(text.lower()) if text.__class__ is str else []
+
+
+# ---------------------------------------------------------------------------------------
+# Aggregation in memory, written out as intermediate lines.
+# ---------------------------------------------------------------------------------------
+
+class Groups:
+    """Partial aggregates per group key, written out as intermediate lines when there are
+    too many and at the end. A key is a tuple of rendered columns (or, for the census, a
+    bare field name). Totals: a count, or [count, n, sum, min, max] with --value."""
+
+    def __init__(self, out: BinaryIO, with_values: bool) -> None:
+        self.out = out
+        self.with_values = with_values
+        self.table = {}  # type: Dict[Any, Any]
+
+    def count(self, key: Any) -> None:
+        table = self.table
+        if key in table:
+            table[key] += 1
+        else:
+            if len(table) >= MAX_GROUPS_IN_MEMORY:
+                self.flush()
+            table[key] = 1
+
+    def add(self, key: Tuple[str, ...], number: Optional[Decimal]) -> None:
+        totals = self.table.get(key)
+        if totals is None:
+            if len(self.table) >= MAX_GROUPS_IN_MEMORY:
+                self.flush()
+            totals = self.table[key] = [0, 0, Decimal(0), None, None]
+        totals[0] += 1
+        if number is not None:
+            totals[1] += 1
+            totals[2] += number
+            if totals[3] is None or number < totals[3]:
+                totals[3] = number
+            if totals[4] is None or number > totals[4]:
+                totals[4] = number
+
+    def flush(self) -> None:
+        lines = []
+        for key, totals in self.table.items():
+            columns = (render(key),) if key.__class__ is str else key
+            if self.with_values:
+                count, n, total, low, high = totals
+                value = "%d\t%d\t%s\t%s\t%s" % (count, n, total, "" if low is None else low,
+                                                "" if high is None else high)
+            else:
+                value = str(totals)
+            lines.append(encode_key(columns) + "\t" + value + "\n")
+        self.out.write("".join(lines).encode("utf-8", "backslashreplace"))
+        self.table.clear()
+
+
+def aggregate(job: Job, lines: Iterable[str], groups: Groups, counters: Counters) -> None:
+    """Feed every record (or plain-text line) to its groups, counting records read."""
+    records = 0
+    try:
+        if job.plain_text:
+            for text in lines:
+                records += 1
+                prefix = job.prefix(None)
+                if prefix is None:
+                    counters.add("bad_time")
+                    continue
+                for word in words_of(text):
+                    groups.count(tuple(prefix + [word]))
+        elif job.census:
+            count = groups.count
+            for record in json_objects(lines, counters):
+                records += 1
+                for name in record:
+                    count(name)
+        else:
+            for record in json_objects(lines, counters):
+                records += 1
+                prefix = job.prefix(record)
+                if prefix is None:
+                    counters.add("bad_time")
+                    continue
+                if job.words is not None:
+                    keys = [tuple(prefix + [word]) for word in words_of(job.words(record))]
+                else:
+                    keys = [tuple(prefix)]
+                if job.value is None:
+                    for key in keys:
+                        groups.count(key)
+                    continue
+                number = number_of(job.value(record))
+                if number is None:
+                    counters.add("no_value")
+                for key in keys:
+                    groups.add(key, number)
+    finally:
+        counters.add("records", records)
+
+
+def run(job: Job, source: BinaryIO, out: BinaryIO, counters: Counters) -> None:
+    groups = Groups(out, with_values=job.value is not None)
+    try:
+        aggregate(job, decoded_lines(hadoop_lines(source), counters), groups, counters)
+    except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip stream
+        counters.add("malformed")
+        sys.stderr.write("mapper.py: input stopped being readable (%s); what came before it "
+                         "is counted\n" % error)
+    groups.flush()
+
+
+# ---------------------------------------------------------------------------------------
+# Command line.
+# ---------------------------------------------------------------------------------------
+
+EPILOG = """\
+examples:
+  mapper.py                                    census: how many records carry each field
+  mapper.py --key group.group_country          records per country
+  mapper.py --key response --time mtime --per day --value guests
+  mapper.py --time @arrival                    records per Firehose delivery hour
+  mapper.py --words event.event_name           word count of a text field
+  mapper.py --words                            classic word count of plain text lines
+
+input: newline-delimited JSON or Firehose's records back to back ({..}{..}), CRLF,
+a UTF-8 BOM, blank lines, gzip on stdin. Lines end at LF, CRLF or a lone CR, as in Hadoop.
+output: KEY<TAB>COUNT[<TAB>N<TAB>SUM<TAB>MIN<TAB>MAX] per group, for reducer.py.
+counters (stderr): reporter:counter:firehose-mr,NAME,N for records, malformed,
+invalid_utf8, bad_time, no_value.
+"""
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    parser = OneLineErrorParser(
+        prog="mapper.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Hadoop Streaming mapper for Firehose JSON events: group, count, sum. "
+                    "With no flags, a census of the fields records carry.")
+    parser.add_argument("--key", metavar="P[,P...]",
+                        help="group by these fields; P is a dotted path (group.group_country), "
+                             "an integer segment indexes an array (items.0.sku)")
+    parser.add_argument("--time", metavar="P|@arrival",
+                        help="prefix the key with the UTC time bucket of field P (epoch seconds, epoch "
+                             "milliseconds, ISO 8601), or of the Firehose delivery hour with @arrival")
+    parser.add_argument("--per", choices=PERIODS, default=None,
+                        help="time bucket size for --time (default: hour)")
+    parser.add_argument("--value", metavar="P",
+                        help="also aggregate the number at P (exact decimal sum, min, max, mean)")
+    parser.add_argument("--words", metavar="P", nargs="?", const=WHOLE_LINE,
+                        help="count words (\\w+, lower-cased) of the string at P, or of each whole "
+                             "line read as plain text when P is omitted")
+    args = parser.parse_args(argv)
+    if args.per is not None and args.time is None:
+        parser.error("--per needs --time")
+    args.per = args.per or "hour"
+    if args.time == "@arrival" and args.per == "minute":
+        parser.error("--time @arrival has hour precision: use --per hour, day or month")
+    if args.words == WHOLE_LINE and (args.key or args.value or (args.time and args.time != "@arrival")):
+        parser.error("--words without a field reads plain text: --key, --value and --time FIELD need JSON; "
+                     "give --words a field instead")
+    return args
+
+
+def main(argv: List[str]) -> int:
+    args = parse_args(argv)
+    counters = Counters()
+    try:
+        job = Job(args, dict(os.environ))
+    except UsageError as error:
+        sys.stderr.write("mapper.py: error: %s\n" % error)
+        return 2
+    decimal.setcontext(EXACT)
+    run(job, open_stdin(sys.stdin.buffer), sys.stdout.buffer, counters)
+    sys.stdout.buffer.flush()
+    counters.report(sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(141)

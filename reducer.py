@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""firehose-mr reducer: mapper.py's intermediate lines on stdin, one row per group on stdout.
+
+A Hadoop Streaming reducer (standard library only, Python 3.7+). Input lines are
+
+    KEY <TAB> COUNT                          or
+    KEY <TAB> COUNT N SUM MIN MAX            (N = how many records had a value)
+
+and the output is one TAB-separated row per KEY, sorted by its bytes:
+
+    [bucket] key1 ... [word] COUNT [SUM MIN MAX MEAN]
+
+Under Hadoop (the task environment has `mapreduce_task_id`) the input is sorted by KEY,
+so groups are merged as they stream past, in flat memory. Anywhere else (a plain `sort`
+under a locale, or no sort at all) the input may come in any order: groups are merged
+in memory and written sorted at the end.
+
+`--combine` writes merged intermediate lines instead of rows: equivalent, smaller mapper
+output, fit for Hadoop's -combiner (which may run it any number of times on any subset).
+"""
+import argparse
+import decimal
+import os
+import re
+import sys
+from decimal import Decimal
+from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
+
+COUNTER_GROUP = "firehose-mr"
+EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+MEAN = decimal.Context(prec=15)  # the mean's significant digits
+
+
+class BadLine(Exception):
+    """An input line that is not mapper.py output."""
+
+
+class Totals:
+    """A group's count, and with values how many, their exact sum, min and max."""
+
+    __slots__ = ("lines", "count", "n", "total", "low", "high", "with_values")
+
+    def __init__(self) -> None:
+        self.lines = 0  # intermediate lines merged
+        self.count = 0
+        self.n = 0
+        self.total = Decimal(0)
+        self.low = None  # type: Optional[Decimal]
+        self.high = None  # type: Optional[Decimal]
+        self.with_values = False
+
+    def merge(self, fields: List[bytes]) -> None:
+        """Add one intermediate value (its TAB-separated fields) to these totals."""
+        count = _count(fields[0])
+        if len(fields) == 1:
+            self.count += count
+            self.lines += 1
+            return
+        if len(fields) != 5:
+            raise BadLine("expected 1 or 5 value fields, got %d" % len(fields))
+        n = _count(fields[1])
+        total = _number(fields[2])
+        if n == 0:
+            if not total.is_zero() or fields[3] or fields[4]:
+                raise BadLine("a group with no values must have sum 0 and no min or max")
+            low = high = None
+        else:
+            low, high = _number(fields[3]), _number(fields[4])
+        self.with_values = True
+        self.lines += 1
+        self.count += count
+        self.n += n
+        self.total += total
+        if low is not None and (self.low is None or low < self.low):
+            self.low = low
+        if high is not None and (self.high is None or high > self.high):
+            self.high = high
+
+    def intermediate(self) -> bytes:
+        """These totals as a mapper.py value (for --combine)."""
+        if not self.with_values:
+            return b"%d" % self.count
+        low = b"" if self.low is None else str(self.low).encode()
+        high = b"" if self.high is None else str(self.high).encode()
+        return b"%d\t%d\t%s\t%s\t%s" % (self.count, self.n, str(self.total).encode(), low, high)
+
+    def columns(self) -> bytes:
+        """The statistic columns of an output row: count [sum min max mean]."""
+        if not self.with_values:
+            return b"%d" % self.count
+        if self.n == 0:
+            return b"%d\t0\t\t\t" % self.count
+        mean = MEAN.divide(self.total, Decimal(self.n))
+        stats = (self.total, self.low, self.high, mean)
+        return b"%d\t" % self.count + "\t".join(decimal_text(x) for x in stats).encode()  # type: ignore[arg-type]
+
+
+def _count(field: bytes) -> int:
+    if not field.isdigit():
+        raise BadLine("a count must be a whole number, got %r" % field[:40])
+    return int(field)
+
+
+def _number(field: bytes) -> Decimal:
+    try:
+        number = Decimal(field.decode("ascii"))
+    except (UnicodeDecodeError, decimal.InvalidOperation):
+        raise BadLine("not a number: %r" % field[:40])
+    if not number.is_finite() or not -2000 <= number.adjusted() <= 2000:
+        raise BadLine("number out of range: %r" % field[:40])
+    return number
+
+
+def decimal_text(number: Decimal) -> str:
+    """Plain notation, no trailing zeros, no negative zero: 1.50 -> 1.5, 2E+3 -> 2000."""
+    if number.is_zero():
+        return "0"
+    return format(number.normalize(EXACT), "f")
+
+
+# The intermediate key holds the row's key columns, each followed by \x02 (for TAB), with
+# the characters below U+000E that are not TAB written as \x01 or \x03 + chr(0x40 + c):
+# see mapper.py's encode_key. Decoding gives the row's key columns, each followed by TAB.
+_KEY_ESCAPE = re.compile(b"[\x01\x03](.)", re.DOTALL)
+_KEY_BYTES = re.compile(b"(?:[^\x00-\x0d]|[\x01\x03][\x40-\x4d]|\x02)*\x02\\Z")
+
+
+def decode_key(key: bytes) -> bytes:
+    if b"\x01" in key or b"\x03" in key:
+        key = _KEY_ESCAPE.sub(lambda m: bytes((m.group(1)[0] - 0x40,)), key)
+    return key.replace(b"\x02", b"\t")
+
+
+def intermediate_lines(stream: Iterable[bytes]) -> Iterator[Tuple[int, bytes, List[bytes]]]:
+    """(line number, key, value fields) of each non-blank input line."""
+    number = 0
+    for line in stream:
+        number += 1
+        line = line.rstrip(b"\r\n")
+        if not line:
+            continue
+        key, _, value = line.partition(b"\t")
+        yield number, key, value.split(b"\t")
+
+
+class Reducer:
+    """Merges the values of each key and writes rows (or, combining, intermediate lines)."""
+
+    def __init__(self, out: BinaryIO, err: BinaryIO, combine: bool) -> None:
+        self.out = out
+        self.err = err
+        self.combine = combine
+        self.skipped = 0
+
+    def merge_into(self, totals: Totals, number: int, key: bytes, fields: List[bytes]) -> None:
+        """Merge one line; a line that is not mapper output is reported and counted."""
+        try:
+            if _KEY_BYTES.match(key) is None:
+                raise BadLine("its key is not a mapper.py key")
+            totals.merge(fields)
+        except BadLine as problem:
+            self.skipped += 1
+            if self.skipped == 1:
+                self.err.write(b"reducer.py: skipped input line %d, which is not mapper.py output "
+                               b"(%s); such lines are counted as bad_intermediate\n"
+                               % (number, str(problem).encode("utf-8", "backslashreplace")))
+
+    def write(self, key: bytes, totals: Totals) -> None:
+        if self.combine:
+            self.out.write(key + b"\t" + totals.intermediate() + b"\n")
+        else:
+            self.out.write(decode_key(key) + totals.columns() + b"\n")
+
+    def streaming(self, lines: Iterable[Tuple[int, bytes, List[bytes]]]) -> None:
+        """Input sorted by key (Hadoop): one group in memory at a time."""
+        current = None  # type: Optional[bytes]
+        totals = Totals()
+        for number, key, fields in lines:
+            if key != current:
+                if totals.lines:
+                    self.write(current, totals)
+                current, totals = key, Totals()
+            self.merge_into(totals, number, key, fields)
+        if totals.lines:
+            self.write(current, totals)
+
+    def buffered(self, lines: Iterable[Tuple[int, bytes, List[bytes]]]) -> None:
+        """Input in any order: every group in memory, written in byte order at the end."""
+        groups = {}  # type: Dict[bytes, Totals]
+        for number, key, fields in lines:
+            totals = groups.get(key)
+            if totals is None:
+                totals = groups[key] = Totals()
+            self.merge_into(totals, number, key, fields)
+        for key in sorted(groups):
+            if groups[key].lines:
+                self.write(key, groups[key])
+
+    def report(self) -> None:
+        if self.skipped:
+            self.err.write(b"reporter:counter:%s,bad_intermediate,%d\n" % (COUNTER_GROUP.encode(), self.skipped))
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    parser = OneLineErrorParser(
+        prog="reducer.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Hadoop Streaming reducer for mapper.py's output: one row per group, "
+                    "[bucket] key... [word] count [sum min max mean], TAB-separated, sorted by bytes. "
+                    "The job is whatever the mapper's flags said; the reducer needs none.",
+        epilog="Under Hadoop (mapreduce_task_id set) the input is key-sorted and streamed in flat "
+               "memory;\nelsewhere any input order works (groups are merged in memory).\n"
+               "Lines that are not mapper.py output are skipped and counted: "
+               "reporter:counter:firehose-mr,bad_intermediate,N")
+    parser.add_argument("--combine", action="store_true",
+                        help="write merged mapper-format lines instead of rows (Hadoop -combiner)")
+    return parser.parse_args(argv)
+
+
+def main(argv: List[str]) -> int:
+    args = parse_args(argv)
+    decimal.setcontext(EXACT)
+    reducer = Reducer(sys.stdout.buffer, sys.stderr.buffer, combine=args.combine)
+    lines = intermediate_lines(sys.stdin.buffer)
+    if os.environ.get("mapreduce_task_id"):
+        reducer.streaming(lines)
+    else:
+        reducer.buffered(lines)
+    sys.stdout.buffer.flush()
+    reducer.report()
+    sys.stderr.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(141)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what the tests need (into .venv, from tests/requirements.txt) and run the whole suite.
+# Extra arguments go to pytest, e.g.:  tests/run.sh -m hadoop   or   tests/run.sh -k reducer
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: tests/run.sh [PYTEST ARGS...]
+
+Creates .venv (if missing), installs the pinned test dependencies from
+tests/requirements.txt into it, and runs pytest on tests/. Real Apache Hadoop
+is resolved by Maven the first time the Hadoop tests run (cached in ~/.m2).
+
+  tests/run.sh               the whole suite
+  tests/run.sh -m hadoop     only the real-Hadoop conformance tests
+  tests/run.sh -m "not hadoop"   everything but those
+USAGE
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+esac
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+venv="$root/.venv"
+stamp="$venv/.requirements.txt"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! cmp -s tests/requirements.txt "$stamp"; then
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet -r tests/requirements.txt
+  cp tests/requirements.txt "$stamp"
+fi
+
+export PATH="$venv/bin:$PATH"
+exec "$venv/bin/python" -m pytest tests "$@"
