@@ -20,14 +20,16 @@ import argparse
 import datetime
 import decimal
 import gzip
+import io
 import json
 import math
+import operator
 import os
 import re
 import sys
 import zlib
 from decimal import Decimal
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
 
 COUNTER_GROUP = "firehose-mr"
 COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value")
@@ -47,30 +49,6 @@ class UsageError(Exception):
 # Reading Firehose objects: Hadoop's lines, then the JSON values in each line.
 # ---------------------------------------------------------------------------------------
 
-def open_stdin(stdin: BinaryIO) -> BinaryIO:
-    """stdin, decompressed when it is gzip (a user's `cat x.gz | mapper.py`; Hadoop
-    decompresses .gz itself, so under Hadoop this never triggers)."""
-    if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[return-value]
-    return stdin
-
-
-def hadoop_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines as Hadoop's LineReader cuts them: at LF, CRLF or a lone CR.
-
-    Lines keep a trailing LF (JSON ignores it, and so does the word splitter)."""
-    for raw in stream:
-        if b"\r" not in raw:
-            yield raw
-            continue
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        for piece in raw.split(b"\r"):
-            yield piece
-
-
 class Counters:
     """The Hadoop counters this job reports (group firehose-mr)."""
 
@@ -80,59 +58,70 @@ class Counters:
     def add(self, name: str, amount: int = 1) -> None:
         self.values[name] += amount
 
-    def report(self, err: Any) -> None:
+    def report(self, err: TextIO) -> None:
         for name in COUNTERS:
             err.write("reporter:counter:%s,%s,%d\n" % (COUNTER_GROUP, name, self.values[name]))
         err.flush()
 
 
-def decoded_lines(lines: Iterable[bytes], counters: Counters) -> Iterator[str]:
-    """UTF-8 text of each line; a line with bad bytes is kept, with U+FFFD for them."""
-    for raw in lines:
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            counters.add("invalid_utf8")
-            yield raw.decode("utf-8", "replace")
+def text_lines(stdin: BinaryIO) -> TextIO:
+    """stdin as lines cut the way Hadoop's LineReader cuts them: at LF, CRLF or a lone CR
+    (newline="" keeps each line's ending, untranslated). gzip on stdin (a user's
+    `cat x.gz | mapper.py`) is decompressed; under Hadoop it never is, Hadoop did it.
+    Bad UTF-8 bytes come through as surrogate escapes, for checked() to count."""
+    if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
+        stdin = gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[assignment]
+    return io.TextIOWrapper(stdin, encoding="utf-8", errors="surrogateescape", newline="")
+
+
+def checked(line: str, counters: Counters) -> str:
+    """A non-ASCII line, with any bad UTF-8 bytes replaced by U+FFFD (and counted)."""
+    try:
+        line.encode("utf-8")
+        return line
+    except UnicodeEncodeError:
+        counters.add("invalid_utf8")
+        return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 _JSON_SCAN = json.JSONDecoder(parse_float=Decimal).scan_once  # exact decimals, no floats
 _JSON_ERRORS = (StopIteration, ValueError, RecursionError)  # JSONDecodeError is a ValueError
+_LINE_ENDS = frozenset(["", "\n", "\r\n", "\r"])
 _SKIP_SPACE = re.compile(r"[ \t\n\r]*").match
 _BOM = "\ufeff"
 
 
-def json_objects(lines: Iterable[str], counters: Counters) -> Iterator[dict]:
+def firehose_records(lines: Iterable[str], counters: Counters) -> Iterator[dict]:
     """Every JSON object in every line: one per line (NDJSON), or several back to back
     with no delimiter (`{..}{..}`, Firehose's default). A value that is not an object is
     counted as malformed and passed over; a decode error skips the rest of its line."""
-    scan = _JSON_SCAN
-    for text in lines:
+    scan, line_ends = _JSON_SCAN, _LINE_ENDS
+    for line in lines:
+        if not line.isascii():
+            line = checked(line, counters)
         try:
-            value, end = scan(text, 0)
-        except _JSON_ERRORS:  # blank, BOM, leading space or broken: the careful path
-            for obj in _objects_from(text, 0, counters):
-                yield obj
+            value, end = scan(line, 0)
+        except _JSON_ERRORS:  # blank, BOM, leading space, or broken: the careful path
+            yield from _records_from(line, 0, counters)
             continue
         if value.__class__ is dict:
             yield value
         else:
             counters.add("malformed")
-        if end != len(text) and text[end:] != "\n":
-            for obj in _objects_from(text, end, counters):
-                yield obj
+        if end != len(line) and line[end:] not in line_ends:
+            yield from _records_from(line, end, counters)
 
 
-def _objects_from(text: str, start: int, counters: Counters) -> Iterator[dict]:
+def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
     index = start
     while True:
-        index = _SKIP_SPACE(text, index).end()
-        if text.startswith(_BOM, index):
-            index = _SKIP_SPACE(text, index + 1).end()
-        if index >= len(text):
+        index = _SKIP_SPACE(line, index).end()
+        if line.startswith(_BOM, index):
+            index = _SKIP_SPACE(line, index + 1).end()
+        if index >= len(line):
             return
         try:
-            value, index = _JSON_SCAN(text, index)
+            value, index = _JSON_SCAN(line, index)
         except _JSON_ERRORS:
             counters.add("malformed")
             return
@@ -140,6 +129,12 @@ def _objects_from(text: str, start: int, counters: Counters) -> Iterator[dict]:
             yield value
         else:
             counters.add("malformed")
+
+
+def plain_lines(lines: Iterable[str], counters: Counters) -> Iterator[str]:
+    """Lines of plain text (for --words without a field), bad bytes replaced."""
+    for line in lines:
+        yield line if line.isascii() else checked(line, counters)
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,8 +151,7 @@ def field_getter(path: str) -> Getter:
     if not path or "" in names:
         raise UsageError("bad field path %r: use names joined by dots, like group.group_country" % path)
     if len(names) == 1:
-        name = names[0]
-        return lambda record: record.get(name)
+        return operator.methodcaller("get", names[0])
     steps = [(name, int(name) if name.isdigit() and name.isascii() else None) for name in names]
 
     def get(record: dict) -> Any:
@@ -176,25 +170,31 @@ def field_getter(path: str) -> Getter:
 # ---------------------------------------------------------------------------------------
 # Key columns: how a field value is written in the output.
 # ---------------------------------------------------------------------------------------
+# In memory a key column stays the string it is (escaped only when written), and any other
+# value is rendered at once and kept as a 1-tuple, which never equals a string.
 
 _TEXT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
 
-def render(value: Any) -> str:
-    """A key column: strings as they are (with \\ TAB LF CR escaped), null or missing as
-    `null`, numbers, booleans, arrays and objects as compact JSON."""
-    kind = value.__class__
-    if kind is str:
-        if _NEEDS_ESCAPE.search(value) is None:
-            return value
-        return _NEEDS_ESCAPE.sub(lambda m: _TEXT_ESCAPES[m.group()], value)
-    return compact_json(value)
+def column(value: Any) -> Any:
+    """The in-memory form of a key column."""
+    return value if value.__class__ is str else (compact_json(value),)
+
+
+def render(column: Any) -> str:
+    """A key column as written: strings as they are, with \\ TAB LF CR escaped as
+    \\\\ \\t \\n \\r; anything else (already rendered) as compact JSON."""
+    if column.__class__ is not str:
+        return column[0]
+    if _NEEDS_ESCAPE.search(column) is None:
+        return column
+    return _NEEDS_ESCAPE.sub(lambda m: _TEXT_ESCAPES[m.group()], column)
 
 
 def compact_json(value: Any) -> str:
     """JSON with no spaces, object members sorted, numbers in plain decimal notation
-    without trailing zeros (so 1.50 and 1.5 are one key)."""
+    without trailing zeros (so 1.50 and 1.5 are one key); null for a missing field."""
     kind = value.__class__
     if value is None:
         return "null"
@@ -209,9 +209,7 @@ def compact_json(value: Any) -> str:
         return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + compact_json(v) for k, v in members) + "}"
     if kind is list:
         return "[" + ",".join(compact_json(v) for v in value) + "]"
-    if kind is str:
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value)  # NaN / Infinity, which Python's json accepts
+    return json.dumps(value, ensure_ascii=False)  # strings inside containers; NaN, Infinity
 
 
 def decimal_text(number: Decimal) -> str:
@@ -248,9 +246,8 @@ _PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "month": 86400}
 _EPOCH = datetime.datetime(1970, 1, 1)
 _EPOCH_MS_FROM = 100000000000  # numbers at or above 1e11 are epoch milliseconds
 _ISO_8601 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?)?"
-    r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z")
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?)?"
+    r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z").match
 _ARRIVAL_FOLDERS = re.compile(r"/([0-9]{4})/([0-9]{2})/([0-9]{2})/([0-9]{2})/[^/]*\Z")
 _ARRIVAL_NAME = re.compile(r"-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-[0-9]{2}-[0-9]{2}-[^/]*\Z")
 
@@ -262,31 +259,46 @@ def bucket_text(moment: datetime.datetime, period: str) -> str:
 
 class TimeBuckets:
     """The UTC bucket (`2017-02-27T14:00` for --per hour) of a time field's value:
-    epoch seconds, epoch milliseconds, or an ISO 8601 string. None if unreadable."""
+    epoch seconds, epoch milliseconds, or an ISO 8601 string; None if unreadable.
+    Buckets are cached per (date, hour[, minute], offset) and per epoch unit."""
 
     CACHE_LIMIT = 20000
 
     def __init__(self, period: str) -> None:
         self.period = period
         self.unit = _PERIOD_SECONDS[period]
+        self.by_minute = period == "minute"
         self._by_unit = {}  # type: Dict[int, Optional[str]]
         self._by_text = {}  # type: Dict[Tuple[Optional[str], ...], Optional[str]]
 
     def __call__(self, value: Any) -> Optional[str]:
-        kind = value.__class__
-        if kind is str:
-            return self.of_text(value)
-        if kind is int or kind is Decimal:
-            return self.of_epoch(value)
-        return None
+        return self.of_text(value) if value.__class__ is str else self.of_epoch(value)
+
+    def of_text(self, value: str) -> Optional[str]:
+        match = _ISO_8601(value)
+        if match is None:
+            return None
+        parts = match.groups()  # date, hour, minute, second, offset
+        if parts[3] is not None and parts[3] > "60":
+            return None
+        key = parts if self.by_minute else (parts[0], parts[1], parts[4])
+        bucket = self._by_text.get(key, "")
+        if bucket == "":
+            bucket = self._bucket_of_parts(parts)
+            if self.by_minute or not parts[4] or parts[4][-2:] == "00" or parts[4] in "Zz":
+                self._remember(self._by_text, key, bucket)  # (else: the minute matters)
+        return bucket
 
     def of_epoch(self, number: Any) -> Optional[str]:
-        if number.__class__ is Decimal:
+        kind = number.__class__
+        if kind is Decimal:
             if not number.is_finite() or number.adjusted() > 20:
                 return None
             seconds = math.floor(number.scaleb(-3) if number >= _EPOCH_MS_FROM else number)
-        else:
+        elif kind is int:
             seconds = number // 1000 if number >= _EPOCH_MS_FROM else number
+        else:
+            return None
         unit_index = seconds // self.unit
         bucket = self._by_unit.get(unit_index, "")
         if bucket == "":
@@ -297,29 +309,15 @@ class TimeBuckets:
             self._remember(self._by_unit, unit_index, bucket)
         return bucket
 
-    def of_text(self, text: str) -> Optional[str]:
-        match = _ISO_8601.match(text)
-        if match is None:
-            return None
-        parts = match.groups()
-        if parts[5] is not None and parts[5] > "60":
-            return None
-        key = parts[:5] + parts[6:]
-        bucket = self._by_text.get(key, "")
-        if bucket == "":
-            bucket = self._bucket_of_parts(parts)
-            self._remember(self._by_text, key, bucket)
-        return bucket
-
     def _remember(self, cache: Dict[Any, Optional[str]], key: Any, bucket: Optional[str]) -> None:
         if len(cache) >= self.CACHE_LIMIT:
             cache.clear()
         cache[key] = bucket
 
     def _bucket_of_parts(self, parts: Tuple[Optional[str], ...]) -> Optional[str]:
-        year, month, day, hour, minute, _second, offset = parts
+        date, hour, minute, _second, offset = parts
         try:
-            moment = datetime.datetime(int(year or 0), int(month or 0), int(day or 0),
+            moment = datetime.datetime(int(date[:4]), int(date[5:7]), int(date[8:10]),  # type: ignore[index]
                                        int(hour or 0), int(minute or 0))
             if offset and offset not in "Zz":
                 digits = offset[1:].replace(":", "")
@@ -379,14 +377,22 @@ def number_of(value: Any) -> Optional[Decimal]:
 # The job: which groups a record adds to.
 # ---------------------------------------------------------------------------------------
 
+_WORD = re.compile(r"\w+")
+
+
+def words_of(text: Any) -> List[str]:
+    """Word-count words: \\w+ runs of the lower-cased text."""
+    return _WORD.findall(text.lower()) if text.__class__ is str else []
+
+
 class Job:
-    """What the flags ask for: which group keys (tuples of rendered key columns) a record
-    adds to, and the number it adds."""
+    """What the flags ask for: the group key of a record (a tuple of key columns: time
+    bucket, --key fields), and with --words one key per word, with --value a number."""
 
     def __init__(self, args: argparse.Namespace, environ: Dict[str, str]) -> None:
         self.census = args.key is None and args.words is None and args.time is None and args.value is None
         self.plain_text = args.words == WHOLE_LINE
-        self.keys = [field_getter(path) for path in args.key.split(",")] if args.key is not None else []
+        self.key_fields = [field_getter(path) for path in args.key.split(",")] if args.key is not None else []
         self.value = field_getter(args.value) if args.value is not None else None
         self.words = field_getter(args.words) if args.words not in (None, WHOLE_LINE) else None
         self.bucket = self._bucket_function(args, environ)
@@ -403,26 +409,21 @@ class Job:
                                  "path: its records count as bad_time\n")
             return lambda record: arrival
         time_of, buckets = field_getter(args.time), TimeBuckets(args.per)
-        return lambda record: buckets(time_of(record))
+        of_text, of_epoch = buckets.of_text, buckets.of_epoch
 
-    def prefix(self, record: Optional[dict]) -> Optional[List[str]]:
-        """[bucket] + key columns of a record; None when its time is unreadable."""
-        columns = []
-        if self.bucket is not None:
-            bucket = self.bucket(record)
-            if bucket is None:
-                return None
-            columns.append(bucket)
-        for get in self.keys:
-            columns.append(render(get(record)))  # type: ignore[arg-type]
-        return columns
+        def bucket(record: dict) -> Optional[str]:
+            value = time_of(record)
+            return of_text(value) if value.__class__ is str else of_epoch(value)
+        return bucket
 
-
-_WORD = re.compile(r"\w+")
-
-
-def words_of(text: Any) -> List[str]:
-    return _WORD.findall(text.lower()) if text.__class__ is str else []
+    def key(self, record: Optional[dict]) -> Optional[Tuple[Any, ...]]:
+        """The record's group key; None when its time is unreadable."""
+        if self.bucket is None:
+            return tuple([column(get(record)) for get in self.key_fields])
+        bucket = self.bucket(record)
+        if bucket is None:
+            return None
+        return (bucket, *[column(get(record)) for get in self.key_fields])
 
 
 # ---------------------------------------------------------------------------------------
@@ -430,14 +431,19 @@ def words_of(text: Any) -> List[str]:
 # ---------------------------------------------------------------------------------------
 
 class Groups:
-    """Partial aggregates per group key, written out as intermediate lines when there are
-    too many and at the end. A key is a tuple of rendered columns (or, for the census, a
-    bare field name). Totals: a count, or [count, n, sum, min, max] with --value."""
+    """Partial aggregates per group key: a count, or [count, n, sum, min, max] with
+    --value. Written out (and forgotten) when there are too many, and at the end."""
 
     def __init__(self, out: BinaryIO, with_values: bool) -> None:
         self.out = out
         self.with_values = with_values
         self.table = {}  # type: Dict[Any, Any]
+
+    def new_totals(self, key: Any) -> List[Any]:
+        if len(self.table) >= MAX_GROUPS_IN_MEMORY:
+            self.flush()
+        totals = self.table[key] = [0, 0, Decimal(0), None, None]
+        return totals
 
     def count(self, key: Any) -> None:
         table = self.table
@@ -448,83 +454,133 @@ class Groups:
                 self.flush()
             table[key] = 1
 
-    def add(self, key: Tuple[str, ...], number: Optional[Decimal]) -> None:
-        totals = self.table.get(key)
-        if totals is None:
-            if len(self.table) >= MAX_GROUPS_IN_MEMORY:
-                self.flush()
-            totals = self.table[key] = [0, 0, Decimal(0), None, None]
-        totals[0] += 1
-        if number is not None:
-            totals[1] += 1
-            totals[2] += number
-            if totals[3] is None or number < totals[3]:
-                totals[3] = number
-            if totals[4] is None or number > totals[4]:
-                totals[4] = number
-
     def flush(self) -> None:
-        lines = []
+        merged = {}  # type: Dict[str, Any]  # keys that render alike ("1" and 1) meet here
         for key, totals in self.table.items():
-            columns = (render(key),) if key.__class__ is str else key
-            if self.with_values:
-                count, n, total, low, high = totals
-                value = "%d\t%d\t%s\t%s\t%s" % (count, n, total, "" if low is None else low,
-                                                "" if high is None else high)
+            encoded = encode_key([key] if key.__class__ is str else [render(c) for c in key])
+            if encoded in merged:
+                merged[encoded] = merge_totals(merged[encoded], totals)
             else:
-                value = str(totals)
-            lines.append(encode_key(columns) + "\t" + value + "\n")
+                merged[encoded] = totals
+        lines = [key + "\t" + intermediate_value(totals) + "\n" for key, totals in merged.items()]
         self.out.write("".join(lines).encode("utf-8", "backslashreplace"))
         self.table.clear()
 
 
+def merge_totals(a: Any, b: Any) -> Any:
+    if a.__class__ is int:
+        return a + b
+    low = b[3] if a[3] is None or (b[3] is not None and b[3] < a[3]) else a[3]
+    high = b[4] if a[4] is None or (b[4] is not None and b[4] > a[4]) else a[4]
+    return [a[0] + b[0], a[1] + b[1], a[2] + b[2], low, high]
+
+
+def intermediate_value(totals: Any) -> str:
+    if totals.__class__ is int:
+        return str(totals)
+    count, n, total, low, high = totals
+    return "%d\t%d\t%s\t%s\t%s" % (count, n, total, "" if low is None else low, "" if high is None else high)
+
+
 def aggregate(job: Job, lines: Iterable[str], groups: Groups, counters: Counters) -> None:
-    """Feed every record (or plain-text line) to its groups, counting records read."""
+    """Feed every record (or plain-text line) to its groups, counting records read.
+    This is the per-record hot path: one loop per kind of job, names bound locally."""
     records = 0
     try:
         if job.plain_text:
-            for text in lines:
+            for line in plain_lines(lines, counters):
                 records += 1
-                prefix = job.prefix(None)
+                prefix = job.key(None)
                 if prefix is None:
                     counters.add("bad_time")
                     continue
-                for word in words_of(text):
-                    groups.count(tuple(prefix + [word]))
+                for word in words_of(line):
+                    groups.count(prefix + (word,))
         elif job.census:
-            count = groups.count
-            for record in json_objects(lines, counters):
+            table, count = groups.table, groups.count
+            for record in firehose_records(lines, counters):
                 records += 1
                 for name in record:
-                    count(name)
-        else:
-            for record in json_objects(lines, counters):
+                    if name in table:
+                        table[name] += 1
+                    else:
+                        count(name)
+        elif job.words is not None or job.value is None:
+            key_of, words, value_of = job.key, job.words, job.value
+            for record in firehose_records(lines, counters):
                 records += 1
-                prefix = job.prefix(record)
-                if prefix is None:
+                key = key_of(record)
+                if key is None:
                     counters.add("bad_time")
                     continue
-                if job.words is not None:
-                    keys = [tuple(prefix + [word]) for word in words_of(job.words(record))]
+                if value_of is not None:
+                    number = number_of(value_of(record))
+                    if number is None:
+                        counters.add("no_value")
+                    for word in words_of(words(record)):  # type: ignore[misc]
+                        add_number(groups, key + (word,), number)
+                elif words is not None:
+                    for word in words_of(words(record)):
+                        groups.count(key + (word,))
                 else:
-                    keys = [tuple(prefix)]
-                if job.value is None:
-                    for key in keys:
-                        groups.count(key)
-                    continue
-                number = number_of(job.value(record))
-                if number is None:
-                    counters.add("no_value")
-                for key in keys:
-                    groups.add(key, number)
+                    groups.count(key)
+        else:
+            aggregate_values(job, firehose_records(lines, counters), groups, counters)
+            return
     finally:
         counters.add("records", records)
 
 
-def run(job: Job, source: BinaryIO, out: BinaryIO, counters: Counters) -> None:
+def add_number(groups: Groups, key: Any, number: Optional[Decimal]) -> None:
+    totals = groups.table.get(key) or groups.new_totals(key)
+    totals[0] += 1
+    if number is not None:
+        totals[1] += 1
+        totals[2] += number
+        if totals[3] is None or number < totals[3]:
+            totals[3] = number
+        if totals[4] is None or number > totals[4]:
+            totals[4] = number
+
+
+def aggregate_values(job: Job, records: Iterable[dict], groups: Groups, counters: Counters) -> None:
+    """The --key/--time/--value loop, the most common job, written out flat for speed."""
+    key_of, value_of, table, new_totals = job.key, job.value, groups.table, groups.new_totals
+    seen = no_time = no_value = 0
+    try:
+        for record in records:
+            seen += 1
+            key = key_of(record)
+            if key is None:
+                no_time += 1
+                continue
+            number = value_of(record)  # type: ignore[misc]
+            if number.__class__ is not Decimal or not -1000 <= number.adjusted() <= 1000:
+                number = number_of(number)
+            totals = table.get(key) or new_totals(key)
+            totals[0] += 1
+            if number is None:
+                no_value += 1
+                continue
+            totals[1] += 1
+            totals[2] += number
+            low = totals[3]
+            if low is None:
+                totals[3] = totals[4] = number
+            elif number < low:
+                totals[3] = number
+            elif number > totals[4]:
+                totals[4] = number
+    finally:
+        counters.add("records", seen)
+        counters.add("bad_time", no_time)
+        counters.add("no_value", no_value)
+
+
+def run(job: Job, stdin: BinaryIO, out: BinaryIO, counters: Counters) -> None:
     groups = Groups(out, with_values=job.value is not None)
     try:
-        aggregate(job, decoded_lines(hadoop_lines(source), counters), groups, counters)
+        aggregate(job, text_lines(stdin), groups, counters)
     except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip stream
         counters.add("malformed")
         sys.stderr.write("mapper.py: input stopped being readable (%s); what came before it "
@@ -597,7 +653,7 @@ def main(argv: List[str]) -> int:
         sys.stderr.write("mapper.py: error: %s\n" % error)
         return 2
     decimal.setcontext(EXACT)
-    run(job, open_stdin(sys.stdin.buffer), sys.stdout.buffer, counters)
+    run(job, sys.stdin.buffer, sys.stdout.buffer, counters)
     sys.stdout.buffer.flush()
     counters.report(sys.stderr)
     return 0

