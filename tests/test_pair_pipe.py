@@ -240,3 +240,32 @@ def test_under_hadoop_the_reducer_streams_sorted_input(tmp_path):
     mapped = shell("printf '%s' | ./mapper.py --key k" % '{"k":"b"}\\n{"k":"a"}\\n{"k":"b"}\\n').stdout
     result = shell("LC_ALL=C sort | ./reducer.py", stdin=mapped, env=env)
     assert result.stdout == b"a\t1\nb\t2\n"
+
+
+# -- memory: bounded in the mapper, flat in the reducer under Hadoop ---------------------------
+
+def peak_rss_kib(command: str, stdin: bytes, env) -> int:
+    """Peak resident memory of a command run alone (its own ru_maxrss, in KiB)."""
+    probe = ("import resource, subprocess, sys; "
+             "subprocess.run(sys.argv[1], shell=True, check=True, stdout=subprocess.DEVNULL); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    result = shell("python3 -c %s %s" % (shlex.quote(probe), shlex.quote(command)), stdin=stdin, env=env)
+    return int(result.stdout)
+
+
+def test_the_mapper_flushes_when_it_holds_many_groups_and_nothing_is_lost(tmp_path):
+    words = ["w%06d" % i for i in range(120000)]
+    data = (" ".join(words) + "\n" + " ".join(words[:10]) + "\n").encode()
+    mapped = shell("./mapper.py --words", stdin=data).stdout.splitlines()
+    assert len(mapped) > 120000  # written in several flushes, so some keys come twice
+    result = shell("./mapper.py --words | LC_ALL=C sort | ./reducer.py", stdin=data)
+    rows = result.stdout.decode().splitlines()
+    assert len(rows) == 120000
+    assert rows[:10] == ["w%06d\t2" % i for i in range(10)] and rows[10] == "w000010\t1"
+
+
+def test_under_hadoop_the_reducer_runs_in_flat_memory():
+    keys = b"".join(b"k%07d\x02\t1\n" % i for i in range(300000))
+    hadoop = peak_rss_kib("./reducer.py", keys, clean_env(mapreduce_task_id="attempt_local0001_r_000000_0"))
+    buffered = peak_rss_kib("./reducer.py", keys, clean_env())
+    assert hadoop < 40 * 1024 < buffered, (hadoop, buffered)
