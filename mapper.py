@@ -377,12 +377,7 @@ def number_of(value: Any) -> Optional[Decimal]:
 # The job: which groups a record adds to.
 # ---------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+")
-
-
-def words_of(text: Any) -> List[str]:
-    """Word-count words: \\w+ runs of the lower-cased text."""
-    return _WORD.findall(text.lower()) if text.__class__ is str else []
+_WORD = re.compile(r"\w+")  # word-count words: \w+ runs of the lower-cased text
 
 
 class Job:
@@ -483,52 +478,92 @@ def intermediate_value(totals: Any) -> str:
 
 
 def aggregate(job: Job, lines: Iterable[str], groups: Groups, counters: Counters) -> None:
-    """Feed every record (or plain-text line) to its groups, counting records read.
-    This is the per-record hot path: one loop per kind of job, names bound locally."""
-    records = 0
+    """Feed every record (or plain-text line) to its groups: the per-record hot path,
+    one loop per kind of job, with the names it uses bound locally."""
+    if job.plain_text:
+        count_words_of_lines(job.key(None), plain_lines(lines, counters), groups, counters)
+    elif job.census:
+        count_fields(firehose_records(lines, counters), groups, counters)
+    elif job.value is not None and job.words is None:
+        aggregate_values(job, firehose_records(lines, counters), groups, counters)
+    else:
+        count_keys(job, firehose_records(lines, counters), groups, counters)
+
+
+def count_words_of_lines(prefix: Optional[Tuple[Any, ...]], lines: Iterable[str], groups: Groups,
+                         counters: Counters) -> None:
+    """Plain-text word count; prefix is the @arrival bucket, if any (None: unknown)."""
+    seen = 0
+    table, count, findall = groups.table, groups.count, _WORD.findall
     try:
-        if job.plain_text:
-            for line in plain_lines(lines, counters):
-                records += 1
-                prefix = job.key(None)
-                if prefix is None:
-                    counters.add("bad_time")
-                    continue
-                for word in words_of(line):
-                    groups.count(prefix + (word,))
-        elif job.census:
-            table, count = groups.table, groups.count
-            for record in firehose_records(lines, counters):
-                records += 1
-                for name in record:
-                    if name in table:
-                        table[name] += 1
-                    else:
-                        count(name)
-        elif job.words is not None or job.value is None:
-            key_of, words, value_of = job.key, job.words, job.value
-            for record in firehose_records(lines, counters):
-                records += 1
-                key = key_of(record)
-                if key is None:
-                    counters.add("bad_time")
-                    continue
-                if value_of is not None:
-                    number = number_of(value_of(record))
-                    if number is None:
-                        counters.add("no_value")
-                    for word in words_of(words(record)):  # type: ignore[misc]
-                        add_number(groups, key + (word,), number)
-                elif words is not None:
-                    for word in words_of(words(record)):
-                        groups.count(key + (word,))
+        for line in lines:
+            seen += 1
+            if prefix is None:
+                continue
+            for word in findall(line.lower()):
+                key = prefix + (word,) if prefix else word
+                if key in table:
+                    table[key] += 1
                 else:
-                    groups.count(key)
-        else:
-            aggregate_values(job, firehose_records(lines, counters), groups, counters)
-            return
+                    count(key)
     finally:
-        counters.add("records", records)
+        counters.add("records", seen)
+        if prefix is None:
+            counters.add("bad_time", seen)
+
+
+def count_fields(records: Iterable[dict], groups: Groups, counters: Counters) -> None:
+    """The census: how many records carry each top-level field."""
+    seen = 0
+    table, count = groups.table, groups.count
+    try:
+        for record in records:
+            seen += 1
+            for name in record:
+                if name in table:
+                    table[name] += 1
+                else:
+                    count(name)
+    finally:
+        counters.add("records", seen)
+
+
+def count_keys(job: Job, records: Iterable[dict], groups: Groups, counters: Counters) -> None:
+    """Count per key, or per key and word with --words (and then maybe with --value)."""
+    key_of, text_of, value_of = job.key, job.words, job.value
+    table, count, findall = groups.table, groups.count, _WORD.findall
+    seen = no_time = no_value = 0
+    try:
+        for record in records:
+            seen += 1
+            key = key_of(record)
+            if key is None:
+                no_time += 1
+                continue
+            if text_of is None:
+                if key in table:
+                    table[key] += 1
+                else:
+                    count(key)
+                continue
+            text = text_of(record)
+            words = findall(text.lower()) if text.__class__ is str else []
+            keys = [key + (word,) for word in words] if key else words
+            if value_of is not None:
+                number = number_of(value_of(record))
+                no_value += number is None
+                for word_key in keys:
+                    add_number(groups, word_key, number)
+                continue
+            for word_key in keys:
+                if word_key in table:
+                    table[word_key] += 1
+                else:
+                    count(word_key)
+    finally:
+        counters.add("records", seen)
+        counters.add("bad_time", no_time)
+        counters.add("no_value", no_value)
 
 
 def add_number(groups: Groups, key: Any, number: Optional[Decimal]) -> None:
