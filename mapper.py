@@ -245,8 +245,8 @@ PERIODS = ("minute", "hour", "day", "month")
 _PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "month": 86400}
 _EPOCH = datetime.datetime(1970, 1, 1)
 _EPOCH_MS_FROM = 100000000000  # numbers at or above 1e11 are epoch milliseconds
-_ISO_8601 = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?)?"
+_ISO_8601 = re.compile(  # groups: date, hour, minute, offset
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::(?:[0-5][0-9]|60)(?:[.,][0-9]+)?)?)?"
     r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z").match
 _ARRIVAL_FOLDERS = re.compile(r"/([0-9]{4})/([0-9]{2})/([0-9]{2})/([0-9]{2})/[^/]*\Z")
 _ARRIVAL_NAME = re.compile(r"-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-[0-9]{2}-[0-9]{2}-[^/]*\Z")
@@ -278,15 +278,13 @@ class TimeBuckets:
         match = _ISO_8601(value)
         if match is None:
             return None
-        parts = match.groups()  # date, hour, minute, second, offset
-        if parts[3] is not None and parts[3] > "60":
-            return None
-        key = parts if self.by_minute else (parts[0], parts[1], parts[4])
+        key = match.group(1, 2, 3, 4) if self.by_minute else match.group(1, 2, 4)
         bucket = self._by_text.get(key, "")
         if bucket == "":
-            bucket = self._bucket_of_parts(parts)
-            if self.by_minute or not parts[4] or parts[4][-2:] == "00" or parts[4] in "Zz":
-                self._remember(self._by_text, key, bucket)  # (else: the minute matters)
+            date, hour, minute, offset = match.group(1, 2, 3, 4)
+            bucket = self._bucket_of(date, hour, minute, offset)
+            if self.by_minute or not offset or offset in "Zz" or offset[-2:] == "00":
+                self._remember(self._by_text, key, bucket)  # (else the minute matters too)
         return bucket
 
     def of_epoch(self, number: Any) -> Optional[str]:
@@ -314,10 +312,10 @@ class TimeBuckets:
             cache.clear()
         cache[key] = bucket
 
-    def _bucket_of_parts(self, parts: Tuple[Optional[str], ...]) -> Optional[str]:
-        date, hour, minute, _second, offset = parts
+    def _bucket_of(self, date: str, hour: Optional[str], minute: Optional[str],
+                   offset: Optional[str]) -> Optional[str]:
         try:
-            moment = datetime.datetime(int(date[:4]), int(date[5:7]), int(date[8:10]),  # type: ignore[index]
+            moment = datetime.datetime(int(date[:4]), int(date[5:7]), int(date[8:10]),
                                        int(hour or 0), int(minute or 0))
             if offset and offset not in "Zz":
                 digits = offset[1:].replace(":", "")

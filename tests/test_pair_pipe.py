@@ -137,8 +137,16 @@ def test_periods(tmp_path, per, bucket):
     assert rows == [bucket + "\ta\t1"]
 
 
+def test_offsets_with_minutes_move_the_hour_by_their_minutes(tmp_path):
+    times = ["2017-02-23T20:15:00+05:30", "2017-02-23T20:45:00+05:30", "2017-02-23T20:59:00+05:30",
+             "2017-02-23T09:15:00-05:30"]
+    rows, _ = run_job(tmp_path, ndjson(*({"t": t} for t in times)), "--time t --per hour")
+    assert rows == ["2017-02-23T14:00\t2", "2017-02-23T15:00\t2"]
+
+
 def test_unreadable_times_are_counted_and_skipped(tmp_path):
     bad = [{}, {"t": None}, {"t": "yesterday"}, {"t": "2017-02-30T10:00:00Z"}, {"t": "2017-02-23T25:00"},
+           {"t": "2017-02-23T10:00:61Z"}, {"t": "2017-02-23T10:00:00Z trailing"}, {"t": "2017-02-23T10"},
            {"t": True}, {"t": "2017-02-23T10:00:00+25:00"}, {"t": 1e30}, {"t": [1]}]
     rows, seen = run_job(tmp_path, ndjson({"t": 0}, *bad), "--time t")
     assert rows == ["1970-01-01T00:00\t1"]
