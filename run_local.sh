@@ -1,0 +1,1173 @@
+#!/usr/bin/env bash
+# run_local.sh: run a Hadoop Streaming job on this machine the way Hadoop runs it (one
+# mapper per input file, HashPartitioner, sort, combiner, part files, counters), or with
+# --hadoop through the real `hadoop` on PATH. The engine is the Python program below
+# (standard library only, Python 3.7+), so this one file is all a machine needs.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: run_local.sh [OPTIONS] [INPUT...] [-- JOB FLAGS...]
+
+Runs a Hadoop Streaming job locally, giving what Hadoop gives. By default the job is this
+project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
+
+INPUT (default: sample_data next to this script)
+  FILE                one map task for the file; .gz, .bz2 and .deflate are decompressed
+  DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
+                      as Hadoop's FileInputFormat skips them
+  'GLOB'              a pattern (*, ?, [...]) expanded here if the shell did not
+  -                   standard input (one map task; gzip is recognised by its magic bytes)
+  s3://BUCKET/PREFIX  every object under the prefix (a glob in the key works too), listed with
+                      `aws s3 ls` and copied into the work directory (under $TMPDIR) with one
+                      `aws s3 cp --recursive`, so it runs on an EMR master node
+
+Options
+  -o, --output DIR    write part-00000... and an empty _SUCCESS into DIR, which must not exist
+                      (written into a temporary sibling and renamed at the end, so a failed run
+                      leaves nothing). Without -o the merged result is printed on stdout,
+                      sorted by its bytes (LC_ALL=C).
+      --force         replace DIR if it exists
+  -r, --reducers N    number of reduce tasks (default 1). Keys go to reducers by Hadoop's
+                      HashPartitioner; each reducer's input is sorted by key bytes.
+                      -r 0 is a map-only job: one part file per map task.
+  -c, --combine       run a combiner on each map task's sorted output, per partition, as
+                      Hadoop does (default combiner: reducer.py --combine)
+      --combiner CMD  the combiner command (implies -c)
+  -j, --jobs N        run N tasks at a time (default: the number of CPUs)
+      --mapper CMD    the mapper command (default: mapper.py next to this script); JOB FLAGS
+                      are appended to it
+      --reducer CMD   the reducer command (default: reducer.py next to this script)
+      --hadoop        run the same job with the real Hadoop: `hadoop jar STREAMING_JAR ...`
+                      (the jar: $HADOOP_STREAMING_JAR, else
+                      /usr/lib/hadoop-mapreduce/hadoop-streaming.jar as on EMR, else
+                      $HADOOP_HOME/share/hadoop/tools/lib/hadoop-streaming-*.jar)
+  -h, --help          this help
+
+Commands are split the way Hadoop Streaming splits -mapper/-reducer (spaces separate,
+'single' or "double" quotes group, no shell, no backslash escapes). The program is looked up
+in the current directory, then next to this script, then on PATH.
+
+Every task gets the environment Hadoop gives its tasks: mapreduce_job_id,
+mapreduce_task_id, mapreduce_task_attempt_id, mapreduce_task_partition,
+mapreduce_task_ismap, mapreduce_map_input_file / map_input_file (file:/... or s3://...),
+mapreduce_job_reduces, and their old mapred_* names.
+
+Lines are cut like Hadoop's LineReader (LF, CRLF or a lone CR; a UTF-8 BOM at the start of a
+file is dropped). A map output line's key is the bytes before its first TAB (the whole line
+if it has none, with an empty value: the reducer then reads "line<TAB>"). Reducer output
+lines without a TAB get a TAB appended, as TextOutputFormat writes them.
+
+On stderr: the tasks' own stderr (after each task), a summary of the counters that tasks
+reported with `reporter:counter:GROUP,NAME,N` (summed over all tasks, printed as
+"Counters:", then a TAB and the GROUP, then two TABs and NAME=N per counter), progress when
+stderr is a terminal, and on a failure the failed stage, its input file, exit status and the
+last lines of its stderr (exit status 1). Bad usage exits with status 2.
+
+Examples
+  ./run_local.sh                                    # the census job on sample_data/
+  ./run_local.sh -r 3 -c -o out -- --key response   # three reducers, a combiner, part files
+  ./run_local.sh s3://my-bucket/2017/02/ -- --time @arrival --per day
+  ./run_local.sh --hadoop -o out -- --key response  # the same job on the real Hadoop
+USAGE
+}
+
+for arg in "$@"; do
+  case "$arg" in
+    --) break ;;
+    -h|--help) usage; exit 0 ;;
+  esac
+done
+
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "run_local.sh: needs python3 on PATH" >&2
+  exit 2
+fi
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The engine: it reads the inputs, runs the tasks as processes connected by pipes (reading,
+# decompressing, cutting lines and partitioning in its own threads), and sums the counters.
+read -r -d '' engine <<'PYTHON' || true
+import fnmatch
+import glob
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from typing import Callable, Dict, IO, Iterator, List, Optional, Tuple
+
+PROG = "run_local.sh"
+BLOCK = 1 << 20
+HIDDEN = ("_", ".")
+COUNTER_RE = re.compile(r"^([+-]?[0-9]+)$")
+HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework", "Shuffle Errors",
+                 "File Input Format Counters", "File Output Format Counters")
+UNSUPPORTED_CODECS = (".snappy", ".lz4", ".zst", ".lzo")
+
+
+class UsageError(Exception):
+    """Bad flags or inputs: one line on stderr, exit status 2."""
+
+
+class TaskFailed(Exception):
+    """A task failed: the report to print."""
+
+
+# ------------------------------------------------------------------------------------
+# Hadoop's rules, in bytes.
+# ------------------------------------------------------------------------------------
+
+def hash_partition(key: bytes, reducers: int) -> int:
+    """HashPartitioner on a Text key: WritableComparator.hashBytes (h = 31*h + signed byte,
+    starting at 1, in Java int arithmetic), then (h & Integer.MAX_VALUE) % reducers."""
+    h = 1
+    for b in key:
+        h = (31 * h + (b - 256 if b > 127 else b)) & 0xFFFFFFFF
+    return (h & 0x7FFFFFFF) % reducers
+
+
+def split_args(command: str) -> List[str]:
+    """PipeMapRed.splitArgs: spaces separate, '...' and "..." group, nothing is escaped."""
+    outside, single, double = 1, 2, 3
+    args = []  # type: List[str]
+    state, start = outside, 0
+    for c in range(len(command) + 1):
+        last = c == len(command)
+        before = state
+        end_token = False
+        if not last:
+            ch = command[c]
+            if ch == "'":
+                state = {outside: single, single: outside}.get(state, state)
+                end_token = state != before
+            elif ch == '"':
+                state = {outside: double, double: outside}.get(state, state)
+                end_token = state != before
+            elif ch == " " and state == outside:
+                end_token = True
+        if last or end_token:
+            if c != start:
+                args.append(command[start:c])
+            start = c + 1
+    return args
+
+
+def quote_arg(arg: str) -> str:
+    """One argument written so that split_args gives it back unchanged."""
+    if arg and not any(ch in arg for ch in " '\""):
+        return arg
+    if "'" not in arg:
+        return "'%s'" % arg
+    if '"' not in arg:
+        return '"%s"' % arg
+    raise UsageError("argument %r has both kinds of quotes: Hadoop Streaming cannot pass it" % arg)
+
+
+class LineCutter:
+    """Cuts a byte stream into lines the way Hadoop's LineReader does (LF, CRLF or a lone
+    CR end a line) and gives them back ending in LF."""
+
+    def __init__(self) -> None:
+        self.held_cr = False
+
+    def feed(self, data: bytes) -> bytes:
+        if self.held_cr:
+            data = b"\r" + data
+        self.held_cr = data.endswith(b"\r")
+        if self.held_cr:
+            data = data[:-1]
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data
+
+    def end(self) -> bytes:
+        return b"\n" if self.held_cr else b""
+
+
+def whole_lines(stream: IO[bytes]) -> Iterator[List[bytes]]:
+    """Blocks of complete lines (without their LF), cut like LineReader."""
+    cutter = LineCutter()
+    rest = b""
+    while True:
+        block = stream.read(BLOCK)
+        if not block:
+            break
+        data = rest + cutter.feed(block)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1:]
+        yield data[:cut].split(b"\n")
+    rest += cutter.end()  # no LF inside rest: at most the one a final lone CR became
+    if rest:
+        yield [rest[:-1] if rest.endswith(b"\n") else rest]
+
+
+# ------------------------------------------------------------------------------------
+# The data path around the tasks (run in threads of this process; the work that counts,
+# decompressing and writing to pipes, releases the interpreter lock).
+# ------------------------------------------------------------------------------------
+
+def decompressed(raw: IO[bytes], name: str) -> Iterator[bytes]:
+    """The bytes of a file, decompressed by its name's extension like Hadoop's codecs."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        make = lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)  # noqa: E731
+    elif lower.endswith(".deflate"):
+        make = lambda: zlib.decompressobj()  # noqa: E731
+    elif lower.endswith(".bz2"):
+        import bz2
+        make = bz2.BZ2Decompressor
+    else:
+        while True:
+            block = raw.read(BLOCK)
+            if not block:
+                return
+            yield block
+    decoder = make()
+    started = False
+    while True:
+        block = raw.read(BLOCK)
+        if not block:
+            break
+        while block:
+            if decoder.eof:  # a further member (concatenated gzip or bzip2 streams)
+                decoder = make()
+            started = True
+            out = decoder.decompress(block)
+            if out:
+                yield out
+            block = decoder.unused_data if decoder.eof else b""
+    if started and not decoder.eof:
+        raise ValueError("unexpected end of compressed data")
+
+
+def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
+    """Write one input to sink as a map task's stdin gets it from Hadoop: decompressed,
+    a leading UTF-8 BOM dropped, lines cut like LineReader and ending in LF."""
+    if name == "-":  # standard input: gzip is recognised by its magic bytes
+        name = "-.gz" if raw.peek(2)[:2] == b"\x1f\x8b" else "-"
+    cutter = LineCutter()
+    first, last = True, b"\n"
+    for block in decompressed(raw, name):
+        if first:
+            block = block[3:] if block.startswith(b"\xef\xbb\xbf") else block
+            first = False
+        block = cutter.feed(block)
+        if block:
+            sink.write(block)
+            last = block[-1:]
+    tail = cutter.end()
+    if tail:
+        sink.write(tail)
+    elif last != b"\n":
+        sink.write(b"\n")
+
+
+def feed_files_as_records(paths: List[str], sink: IO[bytes]) -> None:
+    """Files of a task's raw output as "key<TAB>value" lines (see cut_output)."""
+    for path in paths:
+        with open(path, "rb") as f:
+            for lines in whole_lines(f):
+                lines = [line if b"\t" in line else line + b"\t" for line in lines]
+                sink.write(b"\n".join(lines) + b"\n")
+
+
+def cut_output(stream: IO[bytes], prefix: str, reducers: int) -> None:
+    """Cut a task's stdout into key/value records like Hadoop's TextOutputReader and write
+    them as "key<TAB>value" lines (a line without TAB gets one), into PREFIX (reducers <= 1)
+    or into PREFIX.N by HashPartitioner."""
+    outs = [open(prefix if reducers <= 1 else "%s.%d" % (prefix, p), "wb")
+            for p in range(max(reducers, 1))]
+    cache = {}  # type: Dict[bytes, int]
+    try:
+        for lines in whole_lines(stream):
+            if reducers <= 1:
+                lines = [line if b"\t" in line else line + b"\t" for line in lines]
+                outs[0].write(b"\n".join(lines) + b"\n")
+                continue
+            parts = [[] for _ in range(reducers)]  # type: List[List[bytes]]
+            for line in lines:
+                tab = line.find(b"\t")
+                if tab < 0:
+                    key = line
+                    line += b"\t"
+                else:
+                    key = line[:tab]
+                p = cache.get(key)
+                if p is None:
+                    if len(cache) > 500000:
+                        cache.clear()
+                    p = cache[key] = hash_partition(key, reducers)
+                parts[p].append(line)
+            for out, part in zip(outs, parts):
+                if part:
+                    out.write(b"\n".join(part) + b"\n")
+    finally:
+        for out in outs:
+            out.close()
+
+
+# ------------------------------------------------------------------------------------
+# Inputs.
+# ------------------------------------------------------------------------------------
+
+class Input:
+    """One map task's input: a local file, standard input or an S3 object."""
+
+    def __init__(self, name: str, size: int, uri: Optional[str], path: Optional[str]) -> None:
+        self.name = name  # as the user sees it (a path, "-" or s3://...)
+        self.size = size
+        self.uri = uri  # what Hadoop names it in mapreduce_map_input_file
+        self.path = path  # the local file to read (S3: once downloaded; None: stdin)
+        self.download = None  # type: Optional[Tuple[str, str]]  # S3: (source, relative path)
+
+
+def hidden(name: str) -> bool:
+    return name.startswith(HIDDEN)
+
+
+def walk(top: str) -> Iterator[str]:
+    """Files below top, recursively and sorted, skipping hidden names like Hadoop."""
+    for root, dirs, files in os.walk(top, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not hidden(d))
+        for name in sorted(files):
+            if not hidden(name):
+                yield os.path.join(root, name)
+
+
+def local_file(path: str) -> Input:
+    if path.lower().endswith(UNSUPPORTED_CODECS):
+        raise UsageError("input %s: this compression is not supported here (only .gz, .bz2, "
+                         ".deflate)" % path)
+    return Input(path, os.path.getsize(path), "file:" + os.path.abspath(path), path)
+
+
+def local_inputs(arg: str) -> List[Input]:
+    """An INPUT argument: a file, a directory (walked) or a glob pattern."""
+    if os.path.exists(arg):
+        if hidden(os.path.basename(os.path.abspath(arg))):
+            raise UsageError("input %s: Hadoop ignores names that start with _ or ." % arg)
+        if os.path.isdir(arg):
+            return [local_file(path) for path in walk(arg)]
+        return [local_file(arg)]
+    if glob.has_magic(arg):
+        matches = [m for m in sorted(glob.glob(arg)) if not hidden(os.path.basename(m))]
+        if not matches:
+            raise UsageError("input pattern %s matches 0 files" % arg)
+        found = []  # type: List[Input]
+        for match in matches:
+            found.extend(local_inputs(match))
+        return found
+    raise UsageError("input path does not exist: %s" % arg)
+
+
+def aws(args: List[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["aws"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as err:
+        raise UsageError("s3:// input needs the AWS CLI (aws) on PATH: %s" % err)
+
+
+def s3_inputs(uri: str) -> List[Input]:
+    """Objects under an s3:// prefix (or matching a glob in the key), hidden names skipped."""
+    match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
+    if not match:
+        raise UsageError("not an s3:// URI: %s" % uri)
+    bucket, key = match.groups()
+    pattern = None  # type: Optional[List[str]]
+    literal = key
+    if glob.has_magic(key):
+        parts = key.split("/")
+        first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+        literal = "/".join(parts[:first]) + ("/" if first else "")
+        pattern = parts
+    listing = aws(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, literal)])
+    if listing.returncode not in (0, 1):
+        raise UsageError("cannot list %s: %s" % (uri, listing.stderr.decode("utf-8", "replace")
+                                                  .strip().splitlines()[-1:]))
+    found = []  # type: List[Input]
+    below = literal if literal.endswith("/") or not literal else literal + "/"
+    for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
+        fields = line.split(None, 3)
+        if len(fields) < 4 or fields[3].endswith("/"):
+            continue
+        size, name = int(fields[2]), fields[3]
+        if pattern is not None:
+            parts = name.split("/")
+            if len(parts) < len(pattern) or not all(
+                    fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern)):
+                continue
+            rest = parts[len(pattern) - 1:]
+        elif name == literal:
+            rest = [name.rsplit("/", 1)[-1]]
+        elif name.startswith(below):
+            rest = name[len(below):].split("/")
+        else:
+            continue
+        if any(hidden(part) for part in rest):
+            continue
+        object_uri = "s3://%s/%s" % (bucket, name)
+        found.append(Input(object_uri, size, object_uri, None))
+        if name == literal:  # the object itself
+            found[-1].download = (object_uri, name.rsplit("/", 1)[-1])
+        else:  # everything below the prefix comes in one `aws s3 cp --recursive`
+            found[-1].download = ("s3://%s/%s" % (bucket, below), name[len(below):])
+    if not found:
+        raise UsageError("input %s matches 0 objects" % uri)
+    return found
+
+
+def resolve_inputs(args: List[str]) -> List[Input]:
+    inputs = []  # type: List[Input]
+    for arg in args:
+        if arg == "-":
+            inputs.append(Input("-", 0, os.environ.get("mapreduce_map_input_file"), None))
+        elif arg.startswith("s3://"):
+            inputs.extend(s3_inputs(arg))
+        else:
+            inputs.extend(local_inputs(arg))
+    if sum(1 for i in inputs if i.name == "-") > 1:
+        raise UsageError("standard input (-) can be read only once")
+    return inputs
+
+
+# ------------------------------------------------------------------------------------
+# Tasks.
+# ------------------------------------------------------------------------------------
+
+class Job:
+    """Everything the tasks of one run share."""
+
+    def __init__(self, opts: "Options", work: str) -> None:
+        self.opts = opts
+        self.work = work
+        self.job_id = "job_local%d_0001" % random.randrange(1 << 31)
+        self.lock = threading.Lock()
+        self.counters = {}  # type: Dict[Tuple[str, str], int]
+        self.processes = []  # type: List[subprocess.Popen]
+        self.failed = threading.Event()
+        self.done_files = 0
+        self.done_bytes = 0
+        self.out_dir = os.path.join(work, "out")  # where part files go (-o: the staging dir)
+        self.output_uri = "file:" + os.path.abspath(opts.output or self.out_dir)
+
+    def task_env(self, kind: str, index: int, source: Optional[Input] = None) -> Dict[str, str]:
+        """The variables Hadoop Streaming gives a task (its job conf, dots as underscores)."""
+        task = "task_%s_%s_%06d" % (self.job_id[4:], kind, index)
+        attempt = "attempt_%s_%s_%06d_0" % (self.job_id[4:], kind, index)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("mapreduce_", "mapred_", "map_input_"))}
+        ismap = "true" if kind == "m" else "false"
+        env.update({
+            "mapreduce_job_id": self.job_id, "mapred_job_id": self.job_id,
+            "mapreduce_task_id": task, "mapred_tip_id": task,
+            "mapreduce_task_attempt_id": attempt, "mapred_task_id": attempt,
+            "mapreduce_task_partition": str(index), "mapred_task_partition": str(index),
+            "mapreduce_task_ismap": ismap, "mapred_task_is_map": ismap,
+            "mapreduce_job_reduces": str(self.opts.reducers),
+            "mapred_reduce_tasks": str(self.opts.reducers),
+            "mapreduce_output_fileoutputformat_outputdir": self.output_uri,
+            "mapred_output_dir": self.output_uri,
+            "TMPDIR": self.work,
+        })
+        if source is not None and source.uri is not None:
+            for prefix in ("mapreduce_map_input_", "map_input_"):
+                env[prefix + "file"] = source.uri
+                env[prefix + "start"] = "0"
+                env[prefix + "length"] = str(source.size)
+        return env
+
+    def start(self, argv: List[str], stage: str, **kwargs) -> subprocess.Popen:
+        with self.lock:
+            if self.failed.is_set():
+                raise TaskFailed("")
+            try:
+                proc = subprocess.Popen(argv, **kwargs)
+            except OSError as err:
+                raise TaskFailed("%s: cannot start %s: %s" % (PROG, stage, err))
+            self.processes.append(proc)
+            return proc
+
+    def kill_all(self) -> None:
+        with self.lock:
+            for proc in self.processes:
+                if proc.poll() is None:
+                    try:
+                        proc.kill()
+                    except OSError:
+                        pass
+
+    def absorb_stderr(self, path: str) -> List[str]:
+        """Sum the counters in a task's stderr file; its other lines."""
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        shown = []  # type: List[str]
+        with self.lock:
+            for line in re.split(r"\r\n|\r|\n", text):
+                if line.startswith("reporter:"):
+                    self._reporter_line(line)
+                elif line:
+                    shown.append(line)
+        return shown
+
+    def echo(self, lines: List[str]) -> None:
+        """A finished task's own stderr lines, together, unless the run already failed."""
+        with self.lock:
+            if lines and not self.failed.is_set():
+                sys.stderr.write("\n".join(lines) + "\n")
+                sys.stderr.flush()
+
+    def _reporter_line(self, line: str) -> None:
+        if not line.startswith("reporter:counter:"):
+            return  # reporter:status: lines only set a task's status in Hadoop
+        columns = line[len("reporter:counter:"):].strip().split(",")
+        while columns and columns[-1] == "":  # Java's String.split drops trailing empties
+            columns.pop()
+        if len(columns) == 3 and COUNTER_RE.match(columns[2]):
+            key = (columns[0], columns[1])
+            self.counters[key] = self.counters.get(key, 0) + int(columns[2])
+        else:
+            sys.stderr.write("%s: cannot parse counter line: %s\n" % (PROG, line))
+
+
+def program(argv: List[str], here: str) -> List[str]:
+    """Resolve the program like PipeMapRed: the task's directory first, then PATH (and,
+    standing in for -files, the directory of this script)."""
+    prog = argv[0]
+    if os.path.isabs(prog) or "/" in prog:
+        return argv
+    for folder in [os.getcwd(), here] + os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(folder or ".", prog)
+        if os.path.isfile(candidate):
+            return [os.path.abspath(candidate)] + argv[1:]
+    return argv
+
+
+class Feeder(threading.Thread):
+    """Writes a task's stdin from this process (reading, decompressing, cutting lines)."""
+
+    def __init__(self, write: Callable[[IO[bytes]], None], sink: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.write, self.sink = write, sink
+        self.error = None  # type: Optional[str]
+        self.note = None  # type: Optional[str]
+
+    def run(self) -> None:
+        try:
+            self.write(self.sink)
+            self.sink.close()
+        except BrokenPipeError:
+            self.note = ("the task stopped reading its input before the end (Hadoop fails such "
+                         "a task once the input outgrows its pipe buffers)")
+        except (ValueError, OSError, EOFError) as err:
+            self.error = str(err)
+        finally:
+            try:
+                self.sink.close()
+            except OSError:
+                pass
+
+
+Stage = Tuple[str, List[str], Dict[str, str]]
+
+
+def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional[IO] = None,
+             stdout: Optional[IO] = None, feed: Optional[Callable[[IO[bytes]], None]] = None,
+             collect: Optional[Callable[[IO[bytes]], None]] = None) -> None:
+    """Run processes connected by pipes, their stdin written by `feed` (or `stdin`), the
+    last one's stdout read by `collect` (or going to `stdout`); each one's stderr goes to a
+    file. Raise TaskFailed naming the first stage that failed."""
+    procs = []  # type: List[Tuple[str, subprocess.Popen, str]]
+    previous = subprocess.PIPE if feed is not None else stdin
+    feeder = None  # type: Optional[Feeder]
+    try:
+        for n, (stage, argv, env) in enumerate(stages):
+            last = n == len(stages) - 1
+            err_path = os.path.join(job.work, "%s.%d.stderr" % (tag, n))
+            with open(err_path, "wb") as err:
+                proc = job.start(argv, stage, stdin=previous, stderr=err, env=env,
+                                 stdout=(subprocess.PIPE if collect is not None else stdout)
+                                 if last else subprocess.PIPE)
+            if n == 0 and feed is not None:
+                feeder = Feeder(feed, proc.stdin)
+                feeder.start()
+            if n > 0 and previous is not None:
+                previous.close()  # the pipe now belongs to the next process only
+            previous = proc.stdout
+            procs.append((stage, proc, err_path))
+        collect_error = None  # type: Optional[str]
+        if collect is not None:
+            try:
+                collect(procs[-1][1].stdout)
+            except (ValueError, OSError) as err:
+                collect_error = "%s: cannot write the output of %s: %s" % (PROG, what, err)
+            procs[-1][1].stdout.close()
+    except BaseException:
+        if previous is not None and previous not in (stdin, subprocess.PIPE):
+            previous.close()
+        for _, proc, _ in procs:
+            proc.kill()
+            proc.wait()
+        raise
+    for _, proc, _ in procs:
+        proc.wait()
+    if feeder is not None:
+        feeder.join()
+    report = None  # type: Optional[str]
+    shown = []  # type: List[str]
+    if feeder is not None and feeder.error and not job.failed.is_set():
+        report = "%s: cannot read %s: %s" % (PROG, what, feeder.error)
+    elif feeder is not None and feeder.note:
+        shown.append("%s: %s: %s" % (PROG, what, feeder.note))
+    for stage, proc, err_path in procs:
+        lines = job.absorb_stderr(err_path)
+        shown.extend(lines)
+        if proc.returncode != 0 and report is None and not job.failed.is_set():
+            status = proc.returncode
+            how = ("killed by signal %d" % -status) if status < 0 else ("exit status %d" % status)
+            report = "%s: %s failed (%s) on %s\n  command: %s" % (
+                PROG, stage, how, what, " ".join(proc.args))
+            if lines:
+                report += "\n  last lines of its stderr:\n" + "\n".join(
+                    "    " + line for line in lines[-10:])
+    report = report or collect_error
+    if report:
+        raise TaskFailed(report)
+    job.echo(shown)
+
+
+class Options:
+    def __init__(self) -> None:
+        self.output = None  # type: Optional[str]
+        self.force = False
+        self.reducers = 1
+        self.combine = False
+        self.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        self.mapper = None  # type: Optional[str]
+        self.reducer = None  # type: Optional[str]
+        self.combiner = None  # type: Optional[str]
+        self.hadoop = False
+        self.inputs = []  # type: List[str]
+        self.flags = []  # type: List[str]
+
+
+def parse_options(argv: List[str]) -> Options:
+    opts = Options()
+    with_value = {"-o": "output", "--output": "output", "-r": "reducers", "--reducers": "reducers",
+                  "-j": "jobs", "--jobs": "jobs", "--mapper": "mapper", "--reducer": "reducer",
+                  "--combiner": "combiner"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            opts.flags = argv[i + 1:]
+            break
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in with_value:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError("%s needs a value" % arg)
+                value = argv[i]
+            setattr(opts, with_value[name], value)
+        elif arg in ("-c", "--combine"):
+            opts.combine = True
+        elif arg == "--force":
+            opts.force = True
+        elif arg == "--hadoop":
+            opts.hadoop = True
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError("unknown option %s (see --help)" % arg)
+        else:
+            opts.inputs.append(arg)
+        i += 1
+    for name in ("reducers", "jobs"):
+        value = getattr(opts, name)
+        if not (isinstance(value, int) or re.match(r"^[0-9]+$", value)):
+            raise UsageError("--%s needs a number, not %r" % (name, value))
+        setattr(opts, name, int(value))
+    if opts.jobs < 1:
+        raise UsageError("--jobs needs at least 1")
+    if opts.combiner is not None:
+        opts.combine = True
+    if opts.combine and opts.combiner is None and opts.reducer is not None:
+        raise UsageError("-c with --reducer needs --combiner CMD")
+    if opts.output == "":
+        raise UsageError("-o needs a directory")
+    if opts.output and is_uri(opts.output) and not opts.hadoop:
+        raise UsageError("-o %s: only a local directory here (with --hadoop, any URI Hadoop "
+                         "writes to)" % opts.output)
+    return opts
+
+
+def script_command(here: str, name: str, args: List[str]) -> List[str]:
+    """One of this project's scripts, run by this Python. The pair uses only the standard
+    library, so it runs with -S (no site-packages set-up: on some machines that start-up
+    costs more than a small input's map task)."""
+    path = os.path.join(here, name)
+    if not os.path.isfile(path):
+        raise UsageError("%s is missing next to run_local.sh (%s)" % (name, here))
+    return [sys.executable, "-S", path] + args
+
+
+class Commands:
+    def __init__(self, opts: Options, here: str) -> None:
+        if opts.mapper is None:
+            self.mapper = script_command(here, "mapper.py", opts.flags)
+        else:
+            self.mapper = program(split_args(opts.mapper), here) + opts.flags
+        if opts.reducer is None:
+            self.reducer = script_command(here, "reducer.py", [])
+        else:
+            self.reducer = program(split_args(opts.reducer), here)
+        self.combiner = None  # type: Optional[List[str]]
+        if opts.combine and opts.reducers > 0:
+            if opts.combiner is None:
+                self.combiner = script_command(here, "reducer.py", ["--combine"])
+            else:
+                self.combiner = program(split_args(opts.combiner), here)
+        for argv in (self.mapper, self.reducer, self.combiner):
+            if argv is not None and not argv:
+                raise UsageError("an empty command")
+
+
+def sort_command(job: Job, files: List[str]) -> List[str]:
+    """Sort by the key (the bytes before the first TAB) with LC_ALL=C, ties by the whole line
+    so that the order is the same whatever the order of the map tasks."""
+    return ["sort", "-t", "\t", "-k1,1", "-T", job.work] + files
+
+
+def sort_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    return env
+
+
+def download(job: Job, inputs: List[Input]) -> None:
+    """Copy the S3 inputs into the work directory, one `aws s3 cp` per prefix (the AWS CLI
+    transfers in parallel; a process per object would cost a CLI start-up each)."""
+    targets = {}  # type: Dict[str, str]
+    for source in inputs:
+        if source.download is None:
+            continue
+        origin, relative = source.download
+        if origin not in targets:
+            targets[origin] = os.path.join(job.work, "s3", str(len(targets)))
+            recursive = ["--recursive"] if origin.endswith("/") else []
+            target = targets[origin] + ("/" if recursive else "/" + relative)
+            stage = "aws s3 cp %s" % origin
+            with open(os.devnull, "rb") as nothing:
+                pipeline(job, [(stage, ["aws", "s3", "cp", "--only-show-errors", "--no-progress"]
+                                + recursive + [origin, target], dict(os.environ))],
+                         origin, "s3.%d" % len(targets), stdin=nothing)
+        source.path = os.path.join(targets[origin], *relative.split("/"))
+        if not os.path.isfile(source.path):
+            raise TaskFailed("%s: %s was not downloaded" % (PROG, source.name))
+
+
+def already_lines(path: str) -> bool:
+    """Whether a local file is, as it is, what Hadoop would give its mapper (not compressed,
+    no CR, no BOM, empty or ending in LF), so that the mapper can read it directly."""
+    if re.search(r"\.(gz|bz2|deflate)$", path, re.IGNORECASE) or os.path.getsize(path) > 1 << 28:
+        return False
+    with open(path, "rb") as f:
+        block = f.read(BLOCK)
+        if block.startswith(b"\xef\xbb\xbf"):
+            return False
+        last = b"\n"
+        while block:
+            if b"\r" in block:
+                return False
+            last = block[-1:]
+            block = f.read(BLOCK)
+    return last == b"\n"
+
+
+def run_map(job: Job, cmds: Commands, index: int, source: Input) -> None:
+    opts = job.opts
+    tag = "m%06d" % index
+    env = job.task_env("m", index, source)
+    if opts.reducers == 0:
+        out = os.path.join(job.out_dir, "part-%05d" % index)
+    else:
+        out = os.path.join(job.work, "map", tag)
+    what = "input %s (map task %d)" % (source.name, index)
+    collect = lambda stream: cut_output(stream, out, opts.reducers)  # noqa: E731
+    stages = [("mapper", cmds.mapper, env)]  # type: List[Stage]
+    if source.path is None:  # standard input
+        pipeline(job, stages, what, tag, collect=collect,
+                 feed=lambda sink: feed_records(sys.stdin.buffer, "-", sink))
+    elif already_lines(source.path):
+        with open(source.path, "rb") as stdin:
+            pipeline(job, stages, what, tag, stdin=stdin, collect=collect)
+    else:
+        def feed(sink: IO[bytes]) -> None:
+            with open(source.path or "", "rb") as raw:
+                feed_records(raw, source.name, sink)
+        pipeline(job, stages, what, tag, feed=feed, collect=collect)
+    if cmds.combiner is not None:
+        # Hadoop runs the combiner on each partition of the sorted map output. What it writes
+        # is cut into key/value records on the reduce side (feed_files_as_records).
+        for p in range(opts.reducers):
+            part = out if opts.reducers == 1 else "%s.%d" % (out, p)
+            if os.path.getsize(part) == 0:
+                continue
+            combined = part + ".combined"
+            with open(combined, "wb") as sink:
+                pipeline(job, [("sort", sort_command(job, [part]), sort_env()),
+                               ("combiner", cmds.combiner, env)],
+                         "the combiner of input %s (map task %d, partition %d)"
+                         % (source.name, index, p), "%s.c%d" % (tag, p), stdout=sink)
+            os.replace(combined, part)
+    with job.lock:
+        job.done_files += 1
+        job.done_bytes += source.size
+
+
+def run_reduce(job: Job, cmds: Commands, index: int, map_count: int) -> None:
+    opts = job.opts
+    files = [os.path.join(job.work, "map", "m%06d" % m + ("" if opts.reducers == 1 else ".%d" % index))
+             for m in range(map_count)]
+    files = [f for f in files if os.path.getsize(f) > 0]
+    part = os.path.join(job.out_dir, "part-%05d" % index)
+    env = job.task_env("r", index)
+    what = "reduce task %d" % index
+    if not files:
+        # Hadoop starts the reducer but, with no input, keeps neither its output nor counters.
+        with open(os.devnull, "wb") as null, open(os.devnull, "rb") as empty:
+            proc = job.start(cmds.reducer, "reducer", stdin=empty, stdout=null,
+                             stderr=subprocess.PIPE, env=env)
+            _, err = proc.communicate()
+        open(part, "wb").close()
+        if proc.returncode != 0:
+            raise TaskFailed("%s: reducer failed (exit status %d) on %s (no input)\n%s" % (
+                PROG, proc.returncode, what, err.decode("utf-8", "replace")[-2000:]))
+        return
+    stages = [("sort", sort_command(job, files), sort_env()),
+              ("reducer", cmds.reducer, env)]  # type: List[Stage]
+    feed = None  # type: Optional[Callable[[IO[bytes]], None]]
+    if cmds.combiner is not None:  # the combiners' output, cut into records first
+        stages[0] = ("sort", sort_command(job, []), sort_env())
+        feed = lambda sink: feed_files_as_records(files, sink)  # noqa: E731
+    pipeline(job, stages, what, "r%06d" % index, feed=feed,
+             collect=lambda stream: cut_output(stream, part, 1))
+
+
+def run_tasks(job: Job, calls: List[Tuple]) -> None:
+    """Run (function, args...) tasks, jobs at a time; stop at the first failure."""
+    failures = []  # type: List[str]
+
+    def one(call: Tuple) -> None:
+        if job.failed.is_set():
+            return
+        try:
+            call[0](*call[1:])
+        except TaskFailed as failure:
+            with job.lock:
+                if not job.failed.is_set() and str(failure):
+                    failures.append(str(failure))
+                job.failed.set()
+            job.kill_all()
+
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=job.opts.jobs)
+    try:
+        for future in [pool.submit(one, call) for call in calls]:
+            future.result()
+    except BaseException:
+        job.failed.set()
+        job.kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    if job.failed.is_set():
+        raise TaskFailed(failures[0] if failures else "%s: a task failed" % PROG)
+
+
+class Progress(threading.Thread):
+    """Files done, bytes and elapsed time on a terminal's stderr, once the run is long."""
+
+    def __init__(self, job: Job, total_files: int, total_bytes: int) -> None:
+        super().__init__(daemon=True)
+        self.job, self.total_files, self.total_bytes = job, total_files, total_bytes
+        self.stop = threading.Event()
+        self.shown = False
+        self.started = time.time()
+        self.phase = "map"
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            elapsed = time.time() - self.started
+            if elapsed < 3:
+                continue
+            sys.stderr.write("\r%s: %s: %d/%d files, %.1f/%.1f MB, %.0f s\033[K" % (
+                PROG, self.phase, self.job.done_files, self.total_files,
+                self.job.done_bytes / 1e6, self.total_bytes / 1e6, elapsed))
+            sys.stderr.flush()
+            self.shown = True
+
+    def finish(self) -> None:
+        self.stop.set()
+        if self.is_alive():
+            self.join()
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+
+
+def print_counters(counters: Dict[Tuple[str, str], int]) -> None:
+    lines = ["Counters: %d" % len(counters)]
+    group = None
+    for (g, name), value in sorted(counters.items()):
+        if g != group:
+            lines.append("\t" + g)
+            group = g
+        lines.append("\t\t%s=%d" % (name, value))
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+class Output:
+    """-o DIR: refused if it exists (unless --force); written as STAGING inside a hidden
+    temporary sibling of DIR, and renamed into place at the end."""
+
+    def __init__(self, path: str, force: bool, create: bool = True) -> None:
+        self.path = os.path.abspath(path)
+        if os.path.lexists(self.path) and not force:
+            raise UsageError("output directory %s already exists (Hadoop refuses it too); "
+                             "remove it or add --force" % path)
+        parent = os.path.dirname(self.path)
+        os.makedirs(parent, exist_ok=True)
+        self.temp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(self.path), dir=parent)
+        self.staging = os.path.join(self.temp, os.path.basename(self.path))
+        if create:
+            os.mkdir(self.staging)
+
+    def commit(self, success_marker: bool) -> None:
+        if success_marker:
+            open(os.path.join(self.staging, "_SUCCESS"), "wb").close()
+        if os.path.lexists(self.path):  # --force: the old one goes once the new one is there
+            os.replace(self.path, os.path.join(self.temp, "replaced"))
+        os.replace(self.staging, self.path)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def emit_merged(parts: List[str], temp: str) -> int:
+    """The part files merged and sorted by bytes on stdout; 141 if stdout's reader left."""
+    sys.stdout.flush()
+    if not parts:
+        return 0
+    done = subprocess.run(["sort", "-T", temp] + parts, env=sort_env())
+    if done.returncode == -signal.SIGPIPE:
+        return 128 + signal.SIGPIPE
+    if done.returncode != 0:
+        raise TaskFailed("%s: sort of the result failed (exit status %d)" % (PROG, done.returncode))
+    return 0
+
+
+def run_emulated(opts: Options, here: str) -> int:
+    cmds = Commands(opts, here)
+    inputs = resolve_inputs(opts.inputs or [os.path.join(here, "sample_data")])
+    # Hadoop numbers map tasks by split size, largest first (a stable sort).
+    inputs = sorted(inputs, key=lambda i: -i.size)
+    output = Output(opts.output, opts.force) if opts.output else None
+    work = tempfile.mkdtemp(prefix="run_local-")
+    job = Job(opts, work)
+    progress = Progress(job, len(inputs), sum(i.size for i in inputs))
+    if sys.stderr.isatty():
+        progress.start()
+    try:
+        os.mkdir(os.path.join(work, "map"))
+        if output is not None:
+            job.out_dir = output.staging
+        else:
+            os.mkdir(job.out_dir)
+        download(job, inputs)
+        run_tasks(job, [(run_map, job, cmds, n, source) for n, source in enumerate(inputs)])
+        progress.phase = "reduce"
+        if opts.reducers > 0:
+            run_tasks(job, [(run_reduce, job, cmds, r, len(inputs)) for r in range(opts.reducers)])
+        progress.finish()
+        if output is not None:
+            output.commit(success_marker=True)
+            output = None
+            status = 0
+        else:
+            out = job.out_dir
+            status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], work)
+        print_counters(job.counters)
+        return status
+    except TaskFailed as failure:
+        progress.finish()
+        sys.stderr.write("%s\n%s: failed; no output written\n" % (failure, PROG))
+        return 1
+    finally:
+        job.kill_all()
+        if output is not None:
+            output.discard()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------
+# --hadoop: the same job through the real Hadoop.
+# ------------------------------------------------------------------------------------
+
+def streaming_jar() -> str:
+    if os.environ.get("HADOOP_STREAMING_JAR"):
+        return os.environ["HADOOP_STREAMING_JAR"]
+    emr = "/usr/lib/hadoop-mapreduce/hadoop-streaming.jar"
+    if os.path.isfile(emr):
+        return emr
+    home = os.environ.get("HADOOP_HOME")
+    if home:
+        jars = sorted(glob.glob(os.path.join(home, "share/hadoop/tools/lib/hadoop-streaming-*.jar")))
+        jars = [j for j in jars if not j.endswith(("-sources.jar", "-tests.jar"))]
+        if jars:
+            return jars[-1]
+    raise UsageError("no hadoop-streaming jar: set HADOOP_STREAMING_JAR (or HADOOP_HOME)")
+
+
+def is_uri(path: str) -> bool:
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+
+
+def hadoop_path(path: str) -> str:
+    """A local path as a file: URI (the cluster's default file system may be HDFS)."""
+    return path if is_uri(path) else "file://" + os.path.abspath(path)
+
+
+def hadoop_command(argv: List[str], here: str, shipped: List[str], default: bool) -> str:
+    """A task command for -mapper/-reducer/-combiner. The files it names (this project's
+    script, or local files named by relative paths) are shipped with -files and named by
+    their base name, as the task's working directory holds them."""
+    words = []
+    for n, word in enumerate(argv):
+        path = None  # type: Optional[str]
+        if default:
+            path = os.path.join(here, word) if n == 0 else None
+        elif not is_uri(word) and not os.path.isabs(word):
+            if os.path.isfile(word):
+                path = os.path.abspath(word)
+            elif n == 0 and "/" not in word and os.path.isfile(os.path.join(here, word)):
+                path = os.path.join(here, word)
+        if path is not None:
+            if path not in shipped:
+                shipped.append(path)
+            word = os.path.basename(path)
+        words.append(quote_arg(word))
+    return " ".join(words)
+
+
+def run_hadoop(opts: Options, here: str) -> int:
+    if "-" in opts.inputs:
+        raise UsageError("--hadoop cannot read standard input")
+    jar = streaming_jar()
+    shipped = []  # type: List[str]
+    mapper = hadoop_command(split_args(opts.mapper) + opts.flags if opts.mapper
+                            else ["mapper.py"] + opts.flags, here, shipped, opts.mapper is None)
+    reducer = hadoop_command(split_args(opts.reducer) if opts.reducer else ["reducer.py"],
+                             here, shipped, opts.reducer is None)
+    combiner = None
+    if opts.combine and opts.reducers > 0:
+        combiner = hadoop_command(split_args(opts.combiner) if opts.combiner
+                                  else ["reducer.py", "--combine"], here, shipped,
+                                  opts.combiner is None)
+    inputs = opts.inputs or [os.path.join(here, "sample_data")]
+    for arg in inputs:
+        if not is_uri(arg) and not os.path.exists(arg) and not glob.has_magic(arg):
+            raise UsageError("input path does not exist: %s" % arg)
+    work = tempfile.mkdtemp(prefix="run_local-hadoop-")
+    output = None  # type: Optional[Output]
+    try:
+        if opts.output and not is_uri(opts.output):
+            output = Output(opts.output, opts.force, create=False)
+            target = output.staging
+        elif opts.output:
+            target = opts.output
+        else:
+            target = os.path.join(work, "out")
+        command = ["hadoop", "jar", jar,
+                   "-D", "mapreduce.job.reduces=%d" % opts.reducers,
+                   "-D", "mapreduce.input.fileinputformat.input.dir.recursive=true",
+                   "-D", "mapreduce.local.map.tasks.maximum=%d" % opts.jobs,
+                   "-D", "mapreduce.local.reduce.tasks.maximum=%d" % opts.jobs,
+                   "-files", ",".join(shipped),
+                   "-mapper", mapper, "-reducer", reducer]
+        if combiner:
+            command += ["-combiner", combiner]
+        for arg in inputs:
+            command += ["-input", hadoop_path(arg)]
+        command += ["-output", hadoop_path(target)]
+        try:
+            proc = subprocess.Popen(command, cwd=work, stderr=subprocess.PIPE)
+        except OSError as err:
+            raise UsageError("--hadoop needs hadoop on PATH: %s" % err)
+        counters = {}  # type: Dict[Tuple[str, str], int]
+        group = None
+        for raw in proc.stderr:
+            sys.stderr.buffer.write(raw)
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line.startswith("\t\t") and group and "=" in line:
+                name, _, value = line.strip().rpartition("=")
+                if group not in HADOOP_GROUPS and COUNTER_RE.match(value):
+                    counters[(group, name)] = int(value)
+            elif line.startswith("\t") and not line.startswith("\t\t"):
+                group = line.strip()
+        sys.stderr.flush()
+        if proc.wait() != 0:
+            sys.stderr.write("%s: hadoop failed (exit status %d); no output written\n"
+                             % (PROG, proc.returncode))
+            return 1
+        if output is not None:
+            output.commit(success_marker=False)
+            output = None
+        status = 0
+        if not opts.output:
+            status = emit_merged([os.path.join(target, n) for n in sorted(os.listdir(target))
+                                  if n.startswith("part-")], work)
+        print_counters(counters)
+        return status
+    finally:
+        if output is not None:
+            output.discard()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: List[str]) -> int:
+    here = argv[0]
+    try:
+        opts = parse_options(argv[1:])
+        if opts.hadoop:
+            return run_hadoop(opts, here)
+        return run_emulated(opts, here)
+    except UsageError as err:
+        sys.stderr.write("%s: %s\n" % (PROG, err))
+        return 2
+
+
+def on_terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.stderr.write("%s: interrupted; no output written\n" % PROG)
+        sys.exit(130)
+PYTHON
+
+exec python3 -S -c "$engine" "$here" "$@"

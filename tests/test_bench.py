@@ -1,0 +1,150 @@
+"""bench/: the benchmark command in a tiny mode (1 MB, 2 files, 1 round), its generator's truth
+checked against an independent computation, and its output check shown to fail on a wrong result.
+No timing assertions: only that every variant runs, is reported, and gives the truth."""
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from decimal import Context, Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, clean_env
+
+BENCH = REPO / "bench"
+TINY = ["--size", "1MB", "--files", "2", "--reps", "1", "--seed", "7"]
+JOBS = ("census", "ktv", "words")
+VARIANTS = ["bare json.loads loop"] + ["%s %s" % (job, name) for job in JOBS for name in (
+    "naive mapper | sort | reducer", "mapper.py alone", "run_local.sh -j 1", "run_local.sh -j 1 -c",
+    "run_local.sh -j 2", "run_local.sh -j 2 -c")]
+
+
+def bench(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """bench/run.py as a user runs it (with this interpreter, which it puts first on PATH)."""
+    result = subprocess.run([sys.executable, str(BENCH / "run.py"), "--workdir", str(workdir), *args],
+                            cwd=str(REPO), env=clean_env(), capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def table_rows(report: str):
+    """{"job variant": [cells]} of the Markdown table in the report."""
+    rows = {}
+    for line in report.splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == 12 and cells[0] not in ("job", "---"):
+            rows[cells[1] if cells[0] == "—" else "%s %s" % (cells[0], cells[1])] = cells
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    return workdir, bench(workdir, *TINY)
+
+
+def test_help_documents_the_options():
+    result = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in ("--size", "--files", "--seed", "--reps", "--job", "--workdir", "--markdown"):
+        assert option in result.stdout
+
+
+def test_every_variant_runs_gives_the_truth_and_is_reported(tiny_run):
+    workdir, result = tiny_run
+    checked = re.findall(r"^  (.+?)\s+[0-9.]+ s wall .* output ok$", result.stderr, re.M)
+    assert Counter(checked) == Counter({v: 2 for v in VARIANTS})  # the untimed round and one timed round
+    rows = table_rows(result.stdout)
+    assert sorted(rows) == sorted(VARIANTS)
+    for label, cells in rows.items():
+        assert float(cells[2]) > 0 and float(cells[5]) >= 0 and float(cells[8]) > 0, cells
+    for job in JOBS:  # the mappers' bytes were counted, and the naive mapper writes more than mapper.py
+        naive = int(rows["%s naive mapper | sort | reducer" % job][10].replace(",", ""))
+        pair = int(rows["%s run_local.sh -j 2" % job][10].replace(",", ""))
+        assert 0 < pair < naive
+    assert "Targets:" in result.stdout and "peak RSS" in result.stdout
+    results = list((workdir / "results").glob("*.json"))
+    assert len(results) == 1 and json.loads(results[0].read_text())["reps"] == 1
+
+
+def test_the_generated_tree_looks_like_firehose_and_stays_outside_the_repository(tiny_run):
+    workdir, _ = tiny_run
+    manifest = json.loads(next(workdir.glob("firehose-*/manifest.json")).read_text())
+    files = sorted(p for p in Path(manifest["data"]).rglob("*") if p.is_file())
+    assert len(files) == 2
+    for path in files:
+        relative = path.relative_to(manifest["data"]).as_posix()
+        match = re.fullmatch(r"(\d{4})/(\d\d)/(\d\d)/(\d\d)/bench-events-1-(\d{4})-(\d\d)-(\d\d)-(\d\d)-\d\d-\d\d-[0-9a-f-]{36}",
+                             relative)
+        assert match and match.groups()[:4] == match.groups()[4:], relative
+    assert sum(p.stat().st_size for p in files) == manifest["bytes"] >= 1000000
+    assert 400 < manifest["bytes"] / manifest["records"] < 520  # about 455 bytes an event
+    assert REPO not in Path(manifest["data"]).resolve().parents
+
+
+def test_the_truth_equals_an_independent_computation(tiny_run):
+    """The generator counts while it writes; here the files are read back and aggregated
+    the slow, obvious way, and the rows must be the same bytes."""
+    workdir, _ = tiny_run
+    manifest = json.loads(next(workdir.glob("firehose-*/manifest.json")).read_text())
+    fields, words, groups = Counter(), Counter(), {}
+    for path in sorted(Path(manifest["data"]).rglob("*")):
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line, parse_float=Decimal)
+            fields.update(record.keys())
+            words.update(re.findall(r"\w+", record["text"].lower()))
+            key = (record["time"][:13] + ":00", record["type"], record["geo"]["country"])
+            amounts = groups.setdefault(key, [0, []])
+            amounts[0] += 1
+            if "amount" in record:
+                amounts[1].append(Decimal(record["amount"]))
+
+    def plain(number):
+        return "0" if number.is_zero() else format(number.normalize(Context(prec=50)), "f")
+
+    def stats(count, amounts):
+        if not amounts:
+            return [str(count), "0", "", "", ""]
+        total = sum(amounts, Decimal(0))
+        mean = Context(prec=15).divide(total, Decimal(len(amounts)))
+        return [str(count)] + [plain(x) for x in (total, min(amounts), max(amounts), mean)]
+
+    def rows(items):
+        lines = ["\t".join(list(key) + values) for key, values in items]
+        return "".join(line + "\n" for line in sorted(lines, key=lambda s: s.encode()))
+
+    truth = Path(manifest["truth"])
+    assert (truth / "census.tsv").read_text("utf-8") == rows(((k,), [str(n)]) for k, n in fields.items())
+    assert (truth / "words.tsv").read_text("utf-8") == rows(((k,), [str(n)]) for k, n in words.items())
+    assert (truth / "ktv.tsv").read_text("utf-8") == rows((k, stats(*v)) for k, v in groups.items())
+    assert manifest["ktv_groups"] == len(groups) and any(not v[1] for v in groups.values())  # groups with no amount too
+
+
+def test_a_wrong_output_fails_loudly(tiny_run, tmp_path):
+    """Corrupt one count in the stored truth: the benchmark must stop and say which variant
+    differs and where (so the check is not vacuous)."""
+    workdir, _ = tiny_run
+    copy = tmp_path / "bench"
+    subprocess.run(["cp", "-r", str(workdir), str(copy)], check=True)
+    census = next(copy.glob("firehose-*/truth/census.tsv"))
+    lines = census.read_text().splitlines()
+    name, count = lines[0].split("\t")
+    lines[0] = "%s\t%d" % (name, int(count) + 1)
+    census.write_text("\n".join(lines) + "\n")
+    result = bench(copy, *TINY, "--job", "census", check=False)
+    assert result.returncode != 0
+    assert "WRONG OUTPUT from census naive mapper | sort | reducer" in result.stderr
+    assert "first difference at line 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_workdir_inside_the_repository_is_refused():
+    result = subprocess.run([sys.executable, str(BENCH / "run.py"), "--workdir", str(REPO / "bench" / "data")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "outside the repository" in result.stderr
+    assert not (REPO / "bench" / "data").exists()

@@ -1,0 +1,574 @@
+"""run_local.sh: a local run that gives what Hadoop gives (issue 4).
+
+Everything runs run_local.sh as a process, with the real pair or with small stand-in streaming
+scripts written into tmp_path, and checks the result against what Hadoop Streaming does (as
+pinned in test_hadoop_behaviour.py) or against an in-memory reference computation."""
+import bz2
+import ctypes
+import gzip
+import json
+import os
+import re
+import struct
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
+from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, tool
+
+RUN_LOCAL = REPO / "run_local.sh"
+COUNTER_LINE = re.compile(r"^\t\t(.+)=(-?\d+)$")
+
+
+# -- running it -----------------------------------------------------------------------------------
+
+class Run:
+    """What one run_local.sh printed and returned."""
+
+    def __init__(self, args: List[str], result: subprocess.CompletedProcess) -> None:
+        self.args = args
+        self.returncode = result.returncode
+        self.stdout = result.stdout
+        self.stderr = result.stderr.decode("utf-8", "replace")
+
+    def counters(self) -> Dict[str, Dict[str, int]]:
+        """The summary: "Counters: N", then TAB GROUP and TAB TAB NAME=VALUE lines."""
+        lines = self.stderr.splitlines()
+        start = max(i for i, line in enumerate(lines) if re.match(r"^Counters: \d+$", line))
+        groups = {}  # type: Dict[str, Dict[str, int]]
+        group = None  # type: Optional[Dict[str, int]]
+        for line in lines[start + 1:]:
+            counter = COUNTER_LINE.match(line)
+            if counter and group is not None:
+                group[counter.group(1)] = int(counter.group(2))
+            elif line.startswith("\t") and not line.startswith("\t\t"):
+                group = groups.setdefault(line.strip(), {})
+            else:
+                break
+        assert sum(len(g) for g in groups.values()) == int(lines[start].split()[1])
+        return groups
+
+    def describe(self) -> str:
+        return "run_local.sh %s\nexit status %d\nstderr:\n%s" % (
+            " ".join(self.args), self.returncode, self.stderr)
+
+
+def run_local(args: List[str], cwd: Path = REPO, stdin: Optional[bytes] = None,
+              env: Optional[Dict[str, str]] = None, check: bool = True) -> Run:
+    result = subprocess.run([str(RUN_LOCAL)] + [str(a) for a in args], cwd=str(cwd), input=stdin,
+                            env=env if env is not None else clean_env(), capture_output=True,
+                            timeout=120)
+    run = Run([str(a) for a in args], result)
+    if check and run.returncode != 0:
+        raise AssertionError("run_local.sh failed:\n" + run.describe())
+    assert "Traceback" not in run.stderr, run.describe()
+    return run
+
+
+def script(folder: Path, name: str, body: str) -> Path:
+    """A stand-in streaming script (Python) in folder."""
+    path = folder / name
+    path.write_text("#!/usr/bin/env python3\nimport os, sys\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def write_tree(root: Path, files: Dict[str, bytes]) -> None:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+
+
+def output_files(directory: Path) -> Dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+# Stand-ins. The probe saves what a task read and its environment (by task id) in $DUMP,
+# then writes the Python-escaped text of its first argument.
+PROBE = r'''
+import json
+data = sys.stdin.buffer.read()
+task = os.environ["mapreduce_task_id"]
+with open(os.path.join(os.environ["DUMP"], task + ".stdin"), "wb") as f:
+    f.write(data)
+with open(os.path.join(os.environ["DUMP"], task + ".env"), "w") as f:
+    json.dump(dict(os.environ), f)
+sys.stderr.write("reporter:counter:probe,lines,%d\n" % data.count(b"\n"))
+sys.stderr.write("reporter:status:probing\n")
+sys.stderr.write("a plain stderr line from %s\n" % task)
+sys.stdout.buffer.write(sys.argv[1].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+'''
+
+# Sums the integer values of each key; checks that its input is grouped by key (as Hadoop
+# guarantees a reducer and a combiner), and reports a counter.
+SUMMER = r'''
+seen, current, total, lines = set(), None, 0, 0
+for line in sys.stdin.buffer:
+    lines += 1
+    key, _, value = line.rstrip(b"\n").partition(b"\t")
+    if key != current:
+        if current is not None:
+            sys.stdout.buffer.write(current + b"\t" + str(total).encode() + b"\n")
+        if key in seen:
+            sys.exit("input not grouped by key: %r again" % key)
+        seen.add(key)
+        current, total = key, 0
+    total += int(value)
+if current is not None:
+    sys.stdout.buffer.write(current + b"\t" + str(total).encode() + b"\n")
+sys.stderr.write("reporter:counter:summer,%s_lines,%d\n"
+                 % ("map" if os.environ["mapreduce_task_ismap"] == "true" else "reduce", lines))
+'''
+
+# Copies its input, and notes the reduce task's partition on each line.
+TAGGER = r'''
+part = os.environ["mapreduce_task_partition"].encode()
+for line in sys.stdin.buffer:
+    sys.stdout.buffer.write(line.rstrip(b"\n") + b"\t" + part + b"\n")
+'''
+
+
+# -- an independent HashPartitioner ---------------------------------------------------------------
+
+def java_text_partition(key: bytes, reducers: int) -> int:
+    """org.apache.hadoop.mapred.lib.HashPartitioner on a Text key, written with Java's types:
+    WritableComparator.hashBytes over the key's bytes as Java (signed) bytes, in 32-bit int
+    arithmetic, then (hash & Integer.MAX_VALUE) % numReduceTasks."""
+    h = ctypes.c_int32(1)
+    for (signed,) in struct.iter_unpack("b", key):
+        h = ctypes.c_int32(31 * h.value + signed)
+    return (h.value & 0x7FFFFFFF) % reducers
+
+
+def test_the_reference_partitioner_on_hand_computed_keys():
+    assert java_text_partition(b"", 7) == 1                   # hash 1
+    assert java_text_partition(b"a", 1000) == 128             # 31*1 + 97
+    assert java_text_partition(b"\xff", 1000) == 30           # 31*1 + (-1): a signed byte
+    assert java_text_partition("é".encode(), 10 ** 6) == ((31 * (31 - 61) - 87) & 0x7FFFFFFF) % 10 ** 6
+    # "zzzzzzzz" overflows a Java int: hashBytes wraps around, then the sign bit is masked off.
+    h = 1
+    for _ in range(8):
+        h = (31 * h + 122) % 2 ** 32
+    assert java_text_partition(b"z" * 8, 2 ** 31 - 1) == (h & 0x7FFFFFFF) % (2 ** 31 - 1)
+
+
+# -- the script itself ----------------------------------------------------------------------------
+
+def engine_source() -> str:
+    text = RUN_LOCAL.read_text()
+    return text.split("<<'PYTHON' || true\n", 1)[1].split("\nPYTHON\n", 1)[0]
+
+
+def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
+    data = RUN_LOCAL.read_bytes()
+    assert data.startswith(b"#!/usr/bin/env bash\n") and b"set -euo pipefail" in data
+    assert b"\r" not in data and RUN_LOCAL.stat().st_mode & 0o111 == 0o111
+    checked = subprocess.run([tool("shellcheck"), str(RUN_LOCAL)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    engine = tmp_path / "engine.py"
+    engine.write_text(engine_source())
+    vermin = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations",
+                             "--eval-annotations", str(engine)], capture_output=True, text=True)
+    assert vermin.returncode == 0, vermin.stdout + vermin.stderr
+    assert len(engine_source().encode()) < 120000  # it travels as one argument (Linux: 128 KiB)
+
+
+def test_help_documents_every_flag():
+    run = run_local(["--help"])
+    text = run.stdout.decode()
+    for flag in ["-o", "--force", "-r", "-c", "--combiner", "-j", "--mapper", "--reducer",
+                 "--hadoop", "s3://", "HADOOP_STREAMING_JAR", "mapreduce_map_input_file",
+                 "reporter:counter:", "_SUCCESS"]:
+        assert flag in text, flag
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--nope"], "unknown option --nope"),
+    (["-r", "x"], "needs a number"),
+    (["-j", "0"], "at least 1"),
+    (["no/such/input"], "input path does not exist: no/such/input"),
+    (["sample_data/*/nothing*"], "matches 0 files"),
+    (["-c", "--reducer", "cat"], "-c with --reducer needs --combiner"),
+])
+def test_bad_usage_gives_one_line_and_exit_2(args, message):
+    run = run_local(args, check=False)
+    assert run.returncode == 2
+    assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("run_local.sh: ")
+    assert message in run.stderr
+
+
+# -- the real pair --------------------------------------------------------------------------------
+
+SAMPLE_FILES = sorted(p for p in SAMPLE_DATA.rglob("*") if p.is_file())
+
+
+def one_process_mapper(flags: List[str]) -> Tuple[bytes, Dict[str, int]]:
+    """The mapper in one process over all of sample_data (decompressed here, each file's
+    lines terminated), as a user's pipe would run it."""
+    data = b""
+    for path in SAMPLE_FILES:
+        content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        data += content if content.endswith((b"\n", b"\r")) else content + b"\n"
+    result = subprocess.run([str(MAPPER)] + flags, input=data, capture_output=True,
+                            env=clean_env(), check=True)
+    return result.stdout, counters(result.stderr)
+
+
+def pair_pipe(flags: List[str]) -> bytes:
+    """The plain pipe: the mapper per file, `LC_ALL=C sort`, the reducer."""
+    intermediate = b""
+    for path in SAMPLE_FILES:
+        with path.open("rb") as f:
+            intermediate += subprocess.run([str(MAPPER)] + flags, stdin=f, capture_output=True,
+                                           env=clean_env(), check=True).stdout
+    ordered = subprocess.run(["sort"], input=intermediate, capture_output=True, check=True,
+                             env=clean_env(LC_ALL="C")).stdout
+    return subprocess.run([str(REPO / "reducer.py")], input=ordered, capture_output=True,
+                          env=clean_env(), check=True).stdout
+
+
+JOBS = {
+    "census": ([], [["-r", "3", "-c", "-j", "2"]]),
+    "country-day-guests": (["--key", "group.group_country", "--time", "mtime", "--per", "day",
+                            "--value", "guests"],
+                           [["-r", "1", "-j", "1"], ["-r", "3", "-j", "2"], ["-c"], ["-r", "3", "-c"]]),
+}
+
+
+@pytest.mark.parametrize("job", sorted(JOBS))
+def test_reducers_combiner_and_parallelism_do_not_change_the_result(job):
+    flags, variants = JOBS[job]
+    expected = pair_pipe(flags)
+    assert expected.count(b"\n") > 5
+    _, mapper_counters = one_process_mapper(flags)
+    for args in variants:
+        run = run_local(args + ["--"] + flags)
+        assert run.stdout == expected, args
+        # Counters summed over the tasks are those of one mapper process over everything.
+        assert run.counters() == {"firehose-mr": mapper_counters}, args
+
+
+def test_part_files_follow_hadoops_hash_partitioner(tmp_path):
+    flags = ["--key", "group.group_city"]  # city names: multibyte UTF-8 keys (München, ...)
+    run_local(["-r", "3", "-o", tmp_path / "out", "--"] + flags)
+    files = output_files(tmp_path / "out")
+    assert sorted(files) == ["_SUCCESS", "part-00000", "part-00001", "part-00002"]
+    assert files["_SUCCESS"] == b""
+    intermediate, _ = one_process_mapper(flags)
+    key_of_row = {}
+    for line in intermediate.splitlines():
+        key = line.split(b"\t")[0]
+        key_of_row[key.replace(b"\x02", b"\t").rstrip(b"\t")] = key  # the row's first column(s)
+    assert any(max(key) > 0x7F for key in key_of_row.values())  # multibyte UTF-8 keys
+    for n in range(3):
+        rows = files["part-%05d" % n].splitlines()
+        assert rows == sorted(rows)
+        for row in rows:
+            key = key_of_row[row.rsplit(b"\t", 1)[0]]
+            assert java_text_partition(key, 3) == n, row
+
+
+def test_arrival_time_comes_from_each_map_tasks_input_file():
+    run = run_local(["-r", "2", "--", "--time", "@arrival", "--per", "hour"])
+    buckets = sorted(line.split(b"\t")[0].decode() for line in run.stdout.splitlines())
+    hours = sorted({"%s-%s-%sT%s:00" % p.relative_to(SAMPLE_DATA).parts[:4] for p in SAMPLE_FILES})
+    assert sorted(set(buckets)) == hours
+
+
+# -- Hadoop's input, keys, sort and output, with stand-ins ----------------------------------------
+
+INPUT_FILES = {
+    "2017/02/27/14/plain": b"\xef\xbb\xbfa\rb\r\nc\nlast line without newline",
+    "2017/02/27/14/packed.gz": gzip.compress(b"gz1\ngz2\n") + gzip.compress(b"gz3\r\n"),
+    "2017/02/27/15/packed.bz2": bz2.compress(b"bz\n"),
+    "2017/02/27/15/empty": b"",
+    "2017/02/27/15/_underscore": b"HIDDEN\n",
+    "2017/02/27/15/.dot": b"HIDDEN\n",
+    "_dir/file": b"HIDDEN\n",
+    ".dir/file": b"HIDDEN\n",
+}
+MAP_EMITS = "a\\x01\\tsecond\\na\\tfirst\\nnotab\\ncr\\tx\\ry\\nemptyval\\t\\n\\tempty-key\\n" \
+            "\\xc3\\xa9t\\xc3\\xa9\\t1\\n"
+REDUCE_EMITS = "no\\x20tab\\x20here\\ntwo\\tcolumns\\ntrailing\\ttab\\t\\ncrlf\\tline\\r\\n" \
+               "lone\\tcr\\rsplit\\n"
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    root = tmp_path_factory.mktemp("probe")
+    write_tree(root / "input", INPUT_FILES)
+    (root / "dump").mkdir()
+    (root / "scripts dir").mkdir()
+    script(root / "scripts dir", "probe.py", PROBE)
+    run = run_local(["-o", root / "output", "-j", "2",
+                     "--mapper", "'%s' %s" % (root / "scripts dir" / "probe.py", MAP_EMITS),
+                     "--reducer", "python3 '%s' %s" % (root / "scripts dir" / "probe.py",
+                                                       REDUCE_EMITS),
+                     root / "input"], cwd=root, env=clean_env(DUMP=str(root / "dump")))
+    return root, run
+
+
+def dumped(root: Path, kind: str) -> List[Tuple[Dict[str, str], bytes]]:
+    tasks = sorted(p.stem for p in (root / "dump").glob("*_%s_*.env" % kind))
+    return [(json.loads((root / "dump" / (t + ".env")).read_text()),
+             (root / "dump" / (t + ".stdin")).read_bytes()) for t in tasks]
+
+
+def test_one_map_task_per_visible_file_with_hadoops_lines(probe):
+    root, _ = probe
+    prefix = "file:%s/" % (root / "input")
+    seen = {env["mapreduce_map_input_file"][len(prefix):]: data for env, data in dumped(root, "m")}
+    assert seen == {
+        "2017/02/27/14/plain": b"a\nb\nc\nlast line without newline\n",  # BOM dropped, CR/CRLF cut
+        "2017/02/27/14/packed.gz": b"gz1\ngz2\ngz3\n",                      # both gzip members
+        "2017/02/27/15/packed.bz2": b"bz\n",
+        "2017/02/27/15/empty": b"",                                       # still a map task
+    }
+
+
+def test_task_environment_is_hadoops(probe):
+    root, _ = probe
+    maps = dumped(root, "m")
+    sizes = []
+    for index, (env, _) in enumerate(maps):
+        job = env["mapreduce_job_id"]
+        assert re.fullmatch(r"job_local\d+_0001", job)
+        task = "task_%s_m_%06d" % (job[len("job_"):], index)
+        assert env["mapreduce_task_id"] == env["mapred_tip_id"] == task
+        assert env["mapreduce_task_attempt_id"] == "attempt_%s_m_%06d_0" % (job[4:], index)
+        assert env["mapreduce_task_ismap"] == "true"
+        assert env["mapreduce_task_partition"] == str(index)
+        assert env["map_input_file"] == env["mapreduce_map_input_file"]
+        assert env["mapreduce_map_input_start"] == "0"
+        path = Path(env["mapreduce_map_input_file"][len("file:"):])
+        assert env["mapreduce_map_input_length"] == str(path.stat().st_size)
+        assert env["mapreduce_output_fileoutputformat_outputdir"] == "file:%s" % (root / "output")
+        sizes.append(path.stat().st_size)
+    assert sizes == sorted(sizes, reverse=True)  # Hadoop numbers the splits largest first
+    [(reduce_env, _)] = dumped(root, "r")
+    assert reduce_env["mapreduce_task_id"] == "task_%s_r_000000" % reduce_env["mapreduce_job_id"][4:]
+    assert reduce_env["mapreduce_task_ismap"] == "false"
+    assert "mapreduce_map_input_file" not in reduce_env and "map_input_file" not in reduce_env
+
+
+def test_reducer_input_is_sorted_by_key_bytes_alone_and_a_line_without_tab_gets_one(probe):
+    root, _ = probe
+    [(_, data)] = dumped(root, "r")
+    per_map = [b"\tempty-key\n", b"a\tfirst\n", b"a\x01\tsecond\n", b"cr\tx\n", b"emptyval\t\n",
+               b"notab\t\n", b"y\t\n", "été\t1\n".encode()]
+    assert data == b"".join(line * 4 for line in per_map)
+
+
+def test_part_files_and_success_marker_as_textoutputformat_writes_them(probe):
+    root, _ = probe
+    assert output_files(root / "output") == {"_SUCCESS": b"", "part-00000": (
+        b"no tab here\t\ntwo\tcolumns\ntrailing\ttab\t\ncrlf\tline\nlone\tcr\nsplit\t\n")}
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []  # no temp sibling
+
+
+def test_counters_are_summed_and_other_stderr_lines_pass_through(probe):
+    root, run = probe
+    lines = sum(data.count(b"\n") for _, data in dumped(root, "m") + dumped(root, "r"))
+    assert run.counters() == {"probe": {"lines": lines}}
+    assert "a plain stderr line from task_" in run.stderr
+    assert "reporter:" not in run.stderr
+
+
+def test_commands_are_split_like_hadoop_streaming_without_a_shell(tmp_path):
+    script(tmp_path, "args.py", "import json\nsys.stdin.read()\nprint(json.dumps(sys.argv[1:]))\n")
+    (tmp_path / "in").write_text("x\n")
+    run = run_local(["--mapper", "args.py a  'b c' \"d 'e\" f'g' $HOME \\n", "--reducer", "cat",
+                     "in"], cwd=tmp_path)
+    assert json.loads(run.stdout.decode().rstrip("\t\n")) == ["a", "b c", "d 'e", "f", "g",
+                                                              "$HOME", "\\n"]
+
+
+def test_standard_input_and_explicit_hidden_inputs(tmp_path):
+    run = run_local(["--mapper", "cat", "--reducer", "cat", "-"], stdin=b"k\tv\r\nno tab")
+    assert run.stdout == b"k\tv\nno tab\t\n"
+    (tmp_path / "_hidden").write_bytes(b"x\n")
+    refused = run_local([tmp_path / "_hidden"], check=False)
+    assert refused.returncode == 2 and "Hadoop ignores names that start with _ or ." in refused.stderr
+
+
+def test_map_only_job_writes_one_part_file_per_map_task(tmp_path):
+    write_tree(tmp_path / "in", {"a": b"x\ty\nno tab\n", "b": b""})
+    run_local(["-r", "0", "--mapper", "cat", "-o", tmp_path / "out", tmp_path / "in"])
+    assert output_files(tmp_path / "out") == {
+        "_SUCCESS": b"", "part-00000": b"x\ty\nno tab\t\n", "part-00001": b""}
+
+
+# -- partitioning, combiner, reference computation ------------------------------------------------
+
+KEYS = ["a", "a\x01", "ab", "", "é", "日本語", "🔥", "ключ", "a b", "A", "z" * 30, "\x7f"]
+RAW_KEYS = [k.encode() for k in KEYS] + [b"\xff\xfe raw", b"latin-1 \xe9", b"\x80"]
+
+
+def test_each_key_lands_in_the_part_file_that_hadoop_names(tmp_path):
+    lines = [k + b"\t" + str(i).encode() for i, k in enumerate(RAW_KEYS)] + [b"notab\xc3\xa9"]
+    (tmp_path / "in").write_bytes(b"\n".join(lines) + b"\n")
+    script(tmp_path, "tagger.py", TAGGER)
+    for reducers in (3, 7):
+        out = tmp_path / ("out%d" % reducers)
+        run_local(["-r", reducers, "--mapper", "cat", "--reducer", "tagger.py", "-o", out, "in"],
+                  cwd=tmp_path)
+        files = output_files(out)
+        assert sorted(files) == ["_SUCCESS"] + ["part-%05d" % n for n in range(reducers)]
+        placed = 0
+        for n in range(reducers):
+            for row in files["part-%05d" % n].splitlines():
+                key = row.split(b"\t")[0]
+                assert java_text_partition(key, reducers) == n, (key, n)
+                assert row.endswith(b"\t%d" % n)  # and the reducer was told its partition
+                placed += 1
+        assert placed == len(lines)
+
+
+records = st.lists(st.tuples(st.sampled_from(RAW_KEYS), st.integers(-5, 1000)), max_size=40)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=records, files=st.integers(1, 4), split_seed=st.randoms(use_true_random=False),
+       reducers=st.integers(1, 4), combine=st.booleans(), jobs=st.integers(1, 2))
+def test_any_split_reducers_and_combiner_give_the_reference_result(tmp_path_factory, data, files,
+                                                                   split_seed, reducers, combine,
+                                                                   jobs):
+    root = tmp_path_factory.mktemp("prop")
+    script(root, "summer.py", SUMMER)
+    chunks = [[] for _ in range(files)]  # type: List[List[bytes]]
+    for key, value in data:
+        chunks[split_seed.randrange(files)].append(key + b"\t%d" % value)
+    for n, chunk in enumerate(chunks):
+        (root / ("in%d" % n)).write_bytes(b"".join(line + b"\n" for line in chunk))
+    args = ["-r", reducers, "-j", jobs, "--mapper", "cat", "--reducer", "summer.py"]
+    if combine:
+        args += ["--combiner", "summer.py"]
+    run = run_local(args + ["in%d" % n for n in range(files)], cwd=root)
+    totals = Counter()  # type: Counter
+    for key, value in data:
+        totals[key] += value
+    assert run.stdout == b"".join(sorted(k + b"\t%d\n" % v for k, v in totals.items()))
+    summed = run.counters().get("summer", {})
+    if combine:  # the combiner saw every record once, in its map task; the reducers fewer lines
+        assert summed.get("map_lines", 0) == len(data)
+        assert len(totals) <= summed.get("reduce_lines", 0) <= len(data)
+    else:
+        assert summed.get("reduce_lines", 0) == len(data) and "map_lines" not in summed
+
+
+@settings(max_examples=5, deadline=None)
+@given(events=st.lists(st.tuples(st.sampled_from(["fr", "de", "Ünïcode", "日本", "a b", "x\\y"]),
+                                 st.booleans()), min_size=1, max_size=30),
+       files=st.integers(1, 3), reducers=st.integers(1, 3), combine=st.booleans())
+def test_the_pair_counts_like_an_in_memory_reference(tmp_path_factory, events, files, reducers,
+                                                     combine):
+    root = tmp_path_factory.mktemp("pair")
+    for n in range(files):
+        mine = events[n::files]
+        body = "".join(json.dumps({"k": k, "ok": ok}, ensure_ascii=ok) + ("\r\n" if ok else "\n")
+                       for k, ok in mine)
+        (root / ("part%d.json" % n)).write_text(body)
+    args = ["-r", reducers] + (["-c"] if combine else [])
+    run = run_local(args + ["part%d.json" % n for n in range(files)] + ["--", "--key", "k"],
+                    cwd=root)
+    counts = Counter(k.replace("\\", "\\\\") for k, _ in events)
+    assert run.stdout == b"".join(sorted(("%s\t%d\n" % kv).encode() for kv in counts.items()))
+    assert run.counters()["firehose-mr"]["records"] == len(events)
+
+
+# -- failures and the output directory ------------------------------------------------------------
+
+def test_a_failing_mapper_names_its_file_and_leaves_no_output(tmp_path):
+    script(tmp_path, "broken.py", "data = sys.stdin.buffer.read()\n"
+           "if b'poison' in data:\n    sys.stderr.write('line 1\\nbad record: poison\\n')\n"
+           "    sys.exit(3)\nsys.stdout.buffer.write(data)\n")
+    write_tree(tmp_path / "in", {"good": b"k\t1\n" * 1000, "bad": b"poison\n"})
+    run = run_local(["--mapper", "broken.py", "-o", tmp_path / "out", "in"], cwd=tmp_path,
+                    check=False)
+    assert run.returncode == 1
+    assert "mapper failed (exit status 3) on input %s" % os.path.join("in", "bad") in run.stderr
+    assert "bad record: poison" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py", "in"]
+
+
+def test_a_failing_reducer_and_a_truncated_gzip_are_reported(tmp_path):
+    (tmp_path / "in").write_bytes(b"k\t1\n")
+    run = run_local(["--mapper", "cat", "--reducer", "false", "in"], cwd=tmp_path, check=False)
+    assert run.returncode == 1 and "reducer failed (exit status 1) on reduce task 0" in run.stderr
+    assert run.stdout == b""
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(b"x\n" * 1000)[:-20])
+    run = run_local(["--mapper", "cat", "cut.gz"], cwd=tmp_path, check=False)
+    assert run.returncode == 1 and "cut.gz" in run.stderr and "end of compressed data" in run.stderr
+
+
+def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep").write_bytes(b"mine")
+    run = run_local(["-o", out], check=False)
+    assert run.returncode == 2
+    assert "output directory %s already exists" % out in run.stderr
+    assert output_files(out) == {"keep": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    run_local(["-o", out, "--force"])
+    assert sorted(output_files(out)) == ["_SUCCESS", "part-00000"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# -- s3:// input, through the real AWS CLI -----------------------------------------------------------
+
+@pytest.mark.aws
+def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: F811
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="events")
+    for path in SAMPLE_FILES:
+        s3.put_object(Bucket="events", Key="firehose/" + path.relative_to(SAMPLE_DATA).as_posix(),
+                      Body=path.read_bytes())
+    s3.put_object(Bucket="events", Key="firehose/2017/_tmp/x", Body=b"HIDDEN")  # skipped, like _files
+    s3.put_object(Bucket="events", Key="firehose-other/2017/02/27/14/x", Body=b"{}")  # not below
+    aws.clear_requests()
+    flags = ["--", "--time", "@arrival", "--key", "response"]
+    local = run_local(["-r", "2"] + flags)
+    remote = run_local(["-r", "2", "s3://events/firehose"] + flags, env=aws.env())
+    assert remote.stdout == local.stdout and remote.stdout.count(b"\n") > 4
+    assert remote.counters() == local.counters()
+    globbed = run_local(["s3://events/firehose/2017/02/2[7]/*"] + flags, env=aws.env())
+    assert globbed.stdout.splitlines() == [
+        line for line in local.stdout.splitlines() if line.startswith(b"2017-02-27")]
+    assert aws.changing_requests() == []
+    missing = run_local(["s3://events/nothing/here"], env=aws.env(), check=False)
+    assert missing.returncode == 2 and "matches 0 objects" in missing.stderr
+
+
+# -- --hadoop: the same job on the real Hadoop (the launcher in tests/hadoop/bin) -------------------
+
+@pytest.fixture(scope="module")
+def hadoop_env() -> Dict[str, str]:
+    launcher = REPO / "tests" / "hadoop" / "bin" / "hadoop"
+    env = clean_env()
+    jar = subprocess.run([str(launcher), "streaming-jar"], env=env, capture_output=True,
+                         timeout=1200)
+    assert jar.returncode == 0, jar.stderr.decode("utf-8", "replace")
+    env["PATH"] = "%s%s%s" % (launcher.parent, os.pathsep, env["PATH"])
+    env["HADOOP_STREAMING_JAR"] = jar.stdout.decode().strip()
+    return env
+
+
+@pytest.mark.hadoop
+def test_hadoop_flag_runs_the_same_job_on_hadoop(hadoop_env, tmp_path):
+    flags = ["--", "--key", "group.group_city", "--value", "guests"]
+    emulated = run_local(["-r", "3", "-c", "-o", tmp_path / "local"] + flags, cwd=tmp_path)
+    real = run_local(["--hadoop", "-r", "3", "-c", "-o", tmp_path / "hadoop"] + flags,
+                     cwd=tmp_path, env=hadoop_env)
+    local_files, hadoop_files = output_files(tmp_path / "local"), output_files(tmp_path / "hadoop")
+    assert {n: d for n, d in hadoop_files.items() if not n.startswith(".")} == local_files
+    assert sum(1 for n, d in local_files.items() if n.startswith("part-") and d) >= 2
+    assert real.counters() == emulated.counters()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hadoop", "local"]
+    refused = run_local(["--hadoop", "-o", tmp_path / "hadoop"], env=hadoop_env, check=False)
+    assert refused.returncode == 2 and "already exists" in refused.stderr

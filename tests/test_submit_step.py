@@ -1,0 +1,546 @@
+"""submit_step.sh against a real endpoint: the real AWS CLI (and boto3 for setup and checks)
+talking to moto's S3 and EMR in server mode on 127.0.0.1 (tests/aws_server.py)."""
+import fnmatch
+import gzip
+import json
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
+from conftest import REPO, SAMPLE_DATA, clean_env, shell
+from hadoop_splitargs import split_args
+
+pytestmark = pytest.mark.aws
+
+SCRIPT = REPO / "submit_step.sh"
+EVENTS = "firehose-events"  # the Firehose bucket: sample_data/ as its tree YYYY/MM/DD/HH/object
+WORK = "firehose-work"  # code, output and logs
+LOG_URI = "s3n://%s/emr-logs/" % WORK  # EMR reports log URIs with s3n://
+SAMPLE_KEYS = sorted(p.relative_to(SAMPLE_DATA).as_posix() for p in SAMPLE_DATA.rglob("*") if p.is_file())
+
+
+class World(NamedTuple):
+    aws: AwsServer
+    cluster: str
+
+
+@pytest.fixture(scope="module")
+def world(aws: AwsServer) -> World:  # noqa: F811
+    """Two buckets (the sample Firehose tree, and one for work) and a waiting cluster."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=EVENTS)
+    s3.create_bucket(Bucket=WORK)
+    for key in SAMPLE_KEYS:
+        s3.upload_file(str(SAMPLE_DATA / key), EVENTS, key)
+    return World(aws, start_cluster(aws))
+
+
+def start_cluster(aws: AwsServer, log_uri: str = LOG_URI) -> str:  # noqa: F811
+    return aws.client("emr").run_job_flow(
+        Name="analytics", ReleaseLabel="emr-7.1.0", LogUri=log_uri, Applications=[{"Name": "Hadoop"}],
+        Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 3,
+                   "KeepJobFlowAliveWhenNoSteps": True},
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
+
+
+def fresh() -> Tuple[str, str]:
+    """A code prefix and an output path nobody used."""
+    tag = uuid.uuid4().hex[:10]
+    return "s3://%s/code-%s/" % (WORK, tag), "s3://%s/out-%s" % (WORK, tag)
+
+
+def submit(aws: AwsServer, *args: str, env: Optional[Dict[str, str]] = None,  # noqa: F811
+           script: Path = SCRIPT) -> subprocess.CompletedProcess:
+    return subprocess.run([str(script), *args], env=env or aws.env(), capture_output=True, text=True,
+                          timeout=180, stdin=subprocess.DEVNULL)
+
+
+def cli(aws: AwsServer, *args: str) -> dict:  # noqa: F811
+    """The real AWS CLI against the server, JSON output."""
+    result = subprocess.run(["aws", *args, "--output", "json"], env=aws.env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def step_of(aws: AwsServer, cluster: str, step_id: str) -> dict:  # noqa: F811
+    return cli(aws, "emr", "describe-step", "--cluster-id", cluster, "--step-id", step_id)["Step"]
+
+
+def step_id_from(stdout: str) -> str:
+    first = stdout.splitlines()[0]
+    assert first.startswith("Step s-"), stdout
+    return first.split()[1]
+
+
+def keys_under(aws: AwsServer, bucket: str, prefix: str) -> List[str]:  # noqa: F811
+    listed = aws.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def s3_state(aws: AwsServer) -> dict:  # noqa: F811
+    """Everything a request could change that these tests look at."""
+    s3 = aws.client("s3")
+    emr = aws.client("emr")
+    objects = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        for item in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            objects[(bucket["Name"], item["Key"])] = item["ETag"]
+    clusters = {c["Id"]: [s["Id"] for s in emr.list_steps(ClusterId=c["Id"])["Steps"]]
+                for c in emr.list_clusters()["Clusters"]}
+    return {"objects": objects, "clusters": clusters}
+
+
+def hadoop_glob_matches(glob: str, keys: List[str]) -> List[str]:
+    """The keys a Hadoop glob over s3://EVENTS/ matches: per path segment, * and ? stay in one."""
+    assert glob.startswith("s3://%s/" % EVENTS)
+    parts = glob[len("s3://%s/" % EVENTS):].split("/")
+    return [key for key in keys if len(key.split("/")) == len(parts)
+            and all(fnmatch.fnmatchcase(k, p) for k, p in zip(key.split("/"), parts))]
+
+
+def mapper_flags(args: List[str]) -> List[str]:
+    """What mapper.py receives on the cluster: the -mapper string as Hadoop splits it."""
+    words = split_args(args[args.index("-mapper") + 1])
+    assert words[:2] == ["python3", "mapper.py"]
+    return words[2:]
+
+
+def expected_args(code: str, output: str, inputs: List[str], mapper: str, extra: List[str] = (),
+                  generic: List[str] = ()) -> List[str]:
+    args = ["hadoop-streaming", "-files", "%smapper.py#mapper.py,%sreducer.py#reducer.py" % (code, code)]
+    args += list(generic)
+    for glob in inputs:
+        args += ["-input", glob]
+    return args + ["-output", output, "-mapper", mapper, "-reducer", "python3 reducer.py"] + list(extra)
+
+
+# ----------------------------------------------------------------------------------------------
+# The step's arguments, read back with `aws emr describe-step`
+
+NASTY_FLAGS = ["--key", "group.group_city,venue.venue name", "--time", "it's", "--value", 'say "hi" \\ & more',
+               "--per", "day"]
+
+
+def test_step_has_the_arguments_for_prefix_glob_and_object_inputs(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    obj = "s3://%s/%s" % (EVENTS, SAMPLE_KEYS[-1])
+    explicit_glob = "s3://%s/2017/02/28/1[0-9]/*" % EVENTS
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS,
+                    "--input", "s3://%s/2017/02/27/" % EVENTS, "--input", "s3://%s/" % EVENTS,
+                    "--input", explicit_glob, "--input", obj, "--output", output + "/", "--code", code,
+                    "-c", "-r", "3", "-D", "mapreduce.job.name=firehose mr, 'test'", "--name", 'nightly "rsvps" \\ &',
+                    "--", *NASTY_FLAGS)
+    assert result.returncode == 0, result.stderr
+    step = step_of(aws, cluster, step_id_from(result.stdout))
+    args = step["Config"]["Args"]
+    globs = ["s3://%s/2017/02/*/*/*" % EVENTS, "s3://%s/2017/02/27/*/*" % EVENTS,
+             "s3://%s/*/*/*/*/*" % EVENTS, explicit_glob, obj]
+    assert args == expected_args(code, output, globs, args[args.index("-mapper") + 1],
+                                 ["-combiner", "python3 reducer.py --combine", "-numReduceTasks", "3"],
+                                 ["-D", "mapreduce.job.name=firehose mr, 'test'"])
+    assert mapper_flags(args) == NASTY_FLAGS
+    assert step["Config"]["Jar"] == "command-runner.jar"
+    assert step["ActionOnFailure"] == "CONTINUE"
+    assert step["Name"] == 'nightly "rsvps" \\ &'
+    # the prefix globs reach exactly the objects (and no folder) of the Firehose tree
+    assert hadoop_glob_matches(globs[0], SAMPLE_KEYS) == SAMPLE_KEYS
+    assert hadoop_glob_matches(globs[1], SAMPLE_KEYS) == [k for k in SAMPLE_KEYS if k.startswith("2017/02/27/")]
+    assert hadoop_glob_matches(globs[2], SAMPLE_KEYS) == SAMPLE_KEYS
+    # and the scripts are in S3, byte for byte
+    s3 = aws.client("s3")
+    for name in ("mapper.py", "reducer.py"):
+        body = s3.get_object(Bucket=WORK, Key=code.split("/", 3)[3] + name)["Body"].read()
+        assert body == (REPO / name).read_bytes()
+
+
+def test_step_for_a_date_range_covers_the_hours_that_exist(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    flags = ["--key", "response", "--time", "@arrival", "--per", "hour"]
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--from", "2017-02-27T15",
+                    "--to", "2017-02-28T09", "--output", output, "--code", code, "--", *flags)
+    assert result.returncode == 0, result.stderr
+    args = step_of(aws, cluster, step_id_from(result.stdout))["Config"]["Args"]
+    globs = ["s3://%s/2017/02/27/15/*" % EVENTS, "s3://%s/2017/02/28/09/*" % EVENTS]
+    assert args == expected_args(code, output, globs, "python3 mapper.py " + " ".join(flags))
+    assert mapper_flags(args) == flags
+    covered = [key for glob in globs for key in hadoop_glob_matches(glob, SAMPLE_KEYS)]
+    assert covered == [k for k in SAMPLE_KEYS if "2017/02/27/15" <= k[:13] <= "2017/02/28/09"]
+
+
+def dry_run_step(stdout: str) -> Tuple[List[List[str]], dict]:
+    """The commands a dry run printed, and the step JSON of its add-steps or create-cluster."""
+    commands = [shlex.split(line) for line in stdout.splitlines() if line.startswith("aws ")]
+    last = commands[-1]
+    return commands, json.loads(last[last.index("--steps") + 1])[0]
+
+
+@pytest.mark.parametrize("start, end, folders", [
+    ("2017-02-27", "2017-02-28", ["2017/02/27/*/*", "2017/02/28/*/*"]),
+    ("2017-02-01", "2017-02-28", ["2017/02/*/*/*"]),
+    ("2017-01-01", "2017-12-31T23", ["2017/*/*/*/*"]),
+    ("2016-12-31T23", "2017-02-27T14", ["2017/02/27/14/*"]),
+])
+def test_date_ranges_become_the_fewest_globs_over_existing_folders(world: World, start: str, end: str,
+                                                                   folders: List[str]) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS,
+                    "--from", start, "--to", end, "--output", output, "--code", code)
+    assert result.returncode == 0, result.stderr
+    args = dry_run_step(result.stdout)[1]["Args"]
+    globs = ["s3://%s/%s" % (EVENTS, folder) for folder in folders]
+    assert args == expected_args(code, output, globs, "python3 mapper.py")
+
+
+def test_a_date_range_without_data_is_refused(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--from", "2017-03-01",
+                    "--to", "2017-03-31", "--output", output, "--code", code)
+    assert result.returncode == 1
+    assert "no Firehose folders" in result.stderr and "2017-03-01" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# Quoting the job flags for Hadoop's splitArgs
+
+def test_the_splitargs_port_keeps_hadoops_rules() -> None:
+    assert split_args("python3 mapper.py --key a,b") == ["python3", "mapper.py", "--key", "a,b"]
+    assert split_args("a  b ") == ["a", "b"]
+    assert split_args("x 'a b' \"it's\"") == ["x", "a b", "it's"]
+    assert split_args("a'b c'd") == ["a", "b c", "d"]  # a quote ends the word before it
+    assert split_args("x '' \"\" y") == ["x", "y"]  # empty words vanish
+    assert split_args("a\\ b") == ["a\\", "b"]  # no escapes
+    assert split_args("a\tb 'open end") == ["a\tb", "open end"]  # only spaces separate
+
+
+def mapper_command(*flags: str) -> subprocess.CompletedProcess:
+    """The script's own mapper_command function (the script, sourced, does not run main)."""
+    return subprocess.run(["bash", "-c", 'source "$1"; shift; mapper_command "$@"', "bash", str(SCRIPT), *flags],
+                          capture_output=True, text=True, timeout=30, env=clean_env())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8),
+                max_size=5))  # argv cannot hold NUL
+def test_any_carriable_flags_reach_mapper_py_exactly(flags: List[str]) -> None:
+    result = mapper_command(*flags)
+    carriable = all(flag and not ("'" in flag and '"' in flag)
+                    and not any(ord(c) < 32 or ord(c) == 127 for c in flag) for flag in flags)  # ASCII controls
+    if carriable:
+        assert result.returncode == 0, result.stderr
+        assert split_args(result.stdout) == ["python3", "mapper.py", *flags]
+    else:
+        assert result.returncode != 0 and result.stdout == ""
+        assert "job flag" in result.stderr
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("""it's "quoted\"""", "both kinds of quote"),
+    ("", "empty job flag"),
+    ("a\tb", "control character"),
+])
+def test_flags_hadoop_cannot_carry_are_refused_before_any_request(world: World, flag: str, message: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    aws.clear_requests()
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--output", output,
+                    "--code", code, "--", "--key", flag)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert aws.requests == []
+
+
+# ----------------------------------------------------------------------------------------------
+# --dry-run
+
+def test_dry_run_changes_nothing_and_prints_the_commands_that_do_it(world: World, tmp_path: Path) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    before = s3_state(aws)
+    aws.clear_requests()
+    result = submit(aws, "--dry-run", "--region", "us-east-1", "--cluster-id", cluster, "--input",
+                    "s3://%s/2017/02/" % EVENTS, "--output", output, "--code", code, "-c", "--", *NASTY_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert aws.requests, "the checks read from the endpoint"
+    assert aws.changing_requests() == []
+    assert s3_state(aws) == before
+    commands, step = dry_run_step(result.stdout)
+    assert [c[:5] for c in commands] == [["aws", "--region", "us-east-1", "s3", "cp"]] * 2 + [
+        ["aws", "--region", "us-east-1", "emr", "add-steps"]]
+    assert mapper_flags(step["Args"]) == NASTY_FLAGS
+
+    # the printed commands are exact: run them, and they make that very step
+    done = shell(result.stdout, cwd=tmp_path, env=aws.env())
+    step_id = done.stdout.decode().split()[-1]
+    made = step_of(aws, cluster, step_id)
+    assert made["Config"]["Args"] == step["Args"]
+    assert made["Name"] == step["Name"] and made["ActionOnFailure"] == "CONTINUE"
+    for name in ("mapper.py", "reducer.py"):
+        assert aws.client("s3").get_object(Bucket=WORK, Key=code.split("/", 3)[3] + name)["Body"].read() \
+            == (REPO / name).read_bytes()
+
+
+# ----------------------------------------------------------------------------------------------
+# Pre-flight: every check fails before anything is uploaded or submitted
+
+def copy_without_reducer(tmp_path: Path) -> Path:
+    shutil.copy2(str(SCRIPT), str(tmp_path / SCRIPT.name))
+    shutil.copy2(str(REPO / "mapper.py"), str(tmp_path / "mapper.py"))
+    return tmp_path / SCRIPT.name
+
+
+def test_preflight_failures(world: World, tmp_path: Path) -> None:
+    aws, cluster = world
+    s3 = aws.client("s3")
+    code, output = fresh()
+    taken = "s3://%s/taken" % WORK
+    s3.put_object(Bucket=WORK, Key="taken/part-00000", Body=b"old\n")
+    terminated = start_cluster(aws)
+    aws.client("emr").terminate_job_flows(JobFlowIds=[terminated])
+    good = {"--cluster-id": cluster, "--input": "s3://%s/2017/02/" % EVENTS, "--output": output, "--code": code}
+
+    def attempt(env: Optional[Dict[str, str]] = None, script: Path = SCRIPT, flags: List[str] = (),
+                **changes: str) -> subprocess.CompletedProcess:
+        options = dict(good, **{"--" + k.replace("_", "-"): v for k, v in changes.items()})
+        argv = [word for pair in options.items() for word in pair] + ["--", *flags]
+        aws.clear_requests()
+        result = submit(aws, *argv, env=env, script=script)
+        assert aws.changing_requests() == [], result.stderr
+        code_bucket, code_prefix = options["--code"][len("s3://"):].split("/", 1)
+        assert keys_under(aws, code_bucket, code_prefix) == []
+        assert result.returncode in (1, 2), result.stderr
+        assert "Traceback" not in result.stderr
+        return result
+
+    exists = attempt(output=taken + "/").stderr
+    assert "already exists" in exists and "aws s3 rm --recursive s3://%s/taken/" % WORK in exists
+    assert "bucket no-such-bucket does not exist" in attempt(output="s3://no-such-bucket/out").stderr
+    inside = attempt(input="s3://%s/" % EVENTS, code="s3://%s/code/" % EVENTS).stderr
+    assert "inside the input s3://%s/" % EVENTS in inside and "own scripts as data" in inside
+    assert "inside --output" in attempt(code=output + "/code/").stderr
+    missing = attempt(script=copy_without_reducer(tmp_path))
+    assert "reducer.py is missing" in missing.stderr and missing.returncode == 1
+    assert "no such cluster" in attempt(cluster_id="j-3MISSINGCLUSTER").stderr
+    malformed = attempt(cluster_id="my-cluster")
+    assert "not an EMR cluster id" in malformed.stderr and malformed.returncode == 2
+    assert "is TERMINATED" in attempt(cluster_id=terminated).stderr
+    no_credentials = attempt(env=aws.env(credentials=False))
+    assert "no usable AWS credentials" in no_credentials.stderr and "aws configure" in no_credentials.stderr
+    assert "matches nothing" in attempt(input="s3://%s/2019/" % EVENTS).stderr
+    assert "refuses these job flags" in attempt(flags=["--per", "week"]).stderr
+
+
+def test_a_prefix_with_objects_deeper_than_firehose_is_refused(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    aws.client("s3").put_object(Bucket=WORK, Key="tree/2018/01/01/00/extra/part", Body=b"{}\n")
+    aws.client("s3").put_object(Bucket=WORK, Key="tree/2018/01/01/00/fine", Body=b"{}\n")
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/tree/2018/" % WORK, "--output", output,
+                    "--code", code)
+    assert result.returncode == 1
+    assert "Not a file" in result.stderr and "tree/2018/01/01/00/extra/part" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# --wait
+
+def start_waiting(aws: AwsServer, cluster: str, *args: str) -> Tuple[subprocess.Popen, str]:  # noqa: F811
+    """Start submit_step.sh --wait and return it with the id of the step it added."""
+    before = set(aws.step_ids(cluster))
+    process = subprocess.Popen([str(SCRIPT), "--wait", "--poll", "0.2", "--log-wait", "0", *args],
+                               env=aws.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        added = [step for step in aws.step_ids(cluster) if step not in before]
+        if added:
+            return process, added[0]
+        if process.poll() is not None:
+            raise AssertionError("submit_step.sh ended early:\n" + process.stderr.read())
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError("no step was added")
+
+
+def finish(process: subprocess.Popen) -> Tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=120)
+    return process.returncode, stdout, stderr
+
+
+def test_wait_on_success_shows_where_the_output_is_and_its_first_rows(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    flags = ["--time", "mtime", "--per", "minute", "--key", "response"]
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS,
+                                  "--output", output, "--code", code, "--", *flags)
+    # what Hadoop would write: the real pair's rows for the plain sample objects, then _SUCCESS
+    plain = " ".join(shlex.quote(str(SAMPLE_DATA / k)) for k in SAMPLE_KEYS if not k.endswith(".gz"))
+    rows = shell("cat %s | ./mapper.py %s | LC_ALL=C sort | ./reducer.py" % (plain, " ".join(flags))).stdout
+    assert len(rows.splitlines()) > 10
+    prefix = output.split("/", 3)[3]
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=WORK, Key=prefix + "/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=WORK, Key=prefix + "/part-00000", Body=rows)
+    s3.put_object(Bucket=WORK, Key=prefix + "/part-00001", Body=b"")
+    aws.set_step_state(cluster, step, "COMPLETED")
+    status, stdout, stderr = finish(process)
+    assert status == 0, stderr
+    assert "Step %s COMPLETED." % step in stdout
+    assert "Output: %s/" % output in stdout
+    assert "1 non-empty part file(s)." in stdout
+    shown = stdout.split("First rows of s3://%s/%s/part-00000:\n" % (WORK, prefix), 1)[1]
+    assert shown.splitlines() == rows.decode().splitlines()[:10]
+
+
+def gz(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def step_head(job: str) -> str:
+    """How the step's log starts on EMR: the streaming client submits the job to YARN."""
+    return ("packageJobJar: [] [/usr/lib/hadoop/hadoop-streaming-3.3.6-amzn-3.jar] /tmp/streamjob3906.jar tmpDir=null\n"
+            "2026-11-25 00:00:01,000 INFO client.DefaultNoHARMFailoverProxyProvider: Connecting to ResourceManager"
+            " at ip-10-0-0-1.ec2.internal/10.0.0.1:8032\n"
+            "2026-11-25 00:00:03,000 INFO mapred.FileInputFormat: Total input files to process : 4\n"
+            "2026-11-25 00:00:03,500 INFO impl.YarnClientImpl: Submitted application application_%s\n"
+            "2026-11-25 00:00:03,600 INFO mapreduce.Job: Running job: job_%s\n" % (job, job))
+
+
+def task_failure(job: str, code: int) -> str:
+    return (step_head(job) + "2026-11-25 00:00:20,000 INFO mapreduce.Job: Task Id : attempt_%s_m_000001_0,"
+            " Status : FAILED\nError: java.lang.RuntimeException: PipeMapRed.waitOutputThreads(): subprocess failed"
+            " with code %d\n\tat org.apache.hadoop.streaming.PipeMapRed.waitOutputThreads(PipeMapRed.java:326)\n"
+            "2026-11-25 00:01:00,000 ERROR streaming.StreamJob: Job not successful!\nStreaming Command Failed!\n"
+            % (job, code))
+
+
+def python_traceback(tmp_path: Path) -> str:
+    """The stderr of a real Python error, as a map task's container would keep it."""
+    script = tmp_path / "mapper.py"
+    script.write_text("import json\nrecord = json.loads('{\"a\": 1}')\nprint(record['group'])\n")
+    result = subprocess.run(["python3", str(script)], capture_output=True, text=True)
+    assert result.returncode == 1
+    return "reporter:counter:firehose-mr,records,12\n" + result.stderr
+
+
+@pytest.mark.parametrize("case", ["python error", "no logs yet"])  # each cause: test_the_probable_cause_...
+def test_wait_on_failure_reads_the_logs_and_names_the_cause(world: World, tmp_path: Path, case: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code)
+    logs = LOG_URI.split("/", 3)[3] + cluster
+    job = "1764028800000_%04d" % (uuid.uuid4().int % 10000)  # each test its own YARN application
+    container = "containers/application_%s/container_%s_01_00000%%d/stderr.gz" % (job, job)
+    traceback = python_traceback(tmp_path)
+    files = {
+        "python error": {"steps/%s/stderr.gz" % step: task_failure(job, 1),
+                         "steps/%s/controller.gz" % step: "INFO startExec 'hadoop-streaming ...'\n",
+                         container % 1: "log4j:WARN No appenders could be found\n",
+                         container % 2: "reporter:counter:firehose-mr,records,3\n",
+                         container % 3: traceback},
+        "no logs yet": {},
+    }[case]
+    for name, text in files.items():
+        aws.client("s3").put_object(Bucket=WORK, Key="%s/%s" % (logs, name), Body=gz(text))
+    aws.set_step_state(cluster, step, "FAILED", "Step failed")
+    status, stdout, stderr = finish(process)
+    assert status == 1, stderr
+    assert "Step %s FAILED." % step in stderr and "EMR says: Step failed" in stderr
+    cause = {
+        "python error": "Probable cause: a Python error in the task: " + traceback.strip().splitlines()[-1],
+        "no logs yet": "no logs under s3://%s/%s/steps/%s/ yet" % (WORK, logs, step),
+    }[case]
+    assert cause in stderr
+    if case == "python error":  # the failed task's own stderr is shown, not the others'
+        shown = stderr.split("the failed task's stderr, s3://%s/%s/%s" % (WORK, logs, container % 3), 1)[1]
+        assert traceback.strip() in shown and "log4j" not in shown
+    if case == "python error":  # the last lines of the step's stderr
+        assert "the step's stderr, s3://%s/%s/steps/%s/stderr.gz" % (WORK, logs, step) in stderr
+        assert "Streaming Command Failed!" in stderr
+
+
+def probable_cause(tmp_path: Path, step_log: str, task_log: str = "") -> str:
+    """The script's own probable_cause function on these logs (sourced: main does not run)."""
+    (tmp_path / "step.log").write_text(step_log)
+    (tmp_path / "task.log").write_text(task_log)
+    result = subprocess.run(["bash", "-c", 'source "$1"; output=s3://b/out; probable_cause "$2" "$3"', "bash",
+                             str(SCRIPT), str(tmp_path / "step.log"), str(tmp_path / "task.log")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_probable_cause_of_each_failure(tmp_path: Path) -> None:
+    job = "1764028800000_0042"
+    assert probable_cause(tmp_path, task_failure(job, 1), python_traceback(tmp_path)).startswith(
+        "a Python error in the task: KeyError: 'group'")
+    assert probable_cause(tmp_path, task_failure(job, 127), "/usr/bin/env: 'python3\\r': No such file or "
+                          "directory\n").startswith("exit code 127: the command was not found")
+    assert "CRLF" in probable_cause(tmp_path, task_failure(job, 127))
+    assert probable_cause(tmp_path, step_head(job) + "Caused by: java.io.IOException: Cannot run program "
+                          '"python3": error=2, No such file or directory\n').startswith(
+        'the task could not start "python3"')
+    assert probable_cause(tmp_path, task_failure(job, 2)).startswith(
+        "the script exited with code 2: mapper.py or reducer.py refused its flags")
+    assert probable_cause(tmp_path, task_failure(job, 3)).startswith("the script exited with code 3")
+    assert probable_cause(tmp_path, "Error Launching job : Output directory s3://b/out already exists\n") \
+        .startswith("the output already exists")
+    assert probable_cause(tmp_path, "Error Launching job : Not a file: s3://b/2017/02/27\n").startswith(
+        "an input matched a folder, not files")
+    assert probable_cause(tmp_path, "Error Launching job : Input Pattern s3://b/2019/*/*/*/* matches 0 files\n") \
+        .startswith("an input matches nothing")
+    assert probable_cause(tmp_path, "Container killed ... running beyond physical memory limits\n").startswith(
+        "a task ran out of memory")
+    assert probable_cause(tmp_path, step_head(job)).startswith("unknown")
+
+
+# ----------------------------------------------------------------------------------------------
+# --create-cluster
+
+def test_create_cluster_says_what_it_costs_and_needs_a_yes(world: World) -> None:
+    aws, _ = world
+    code, output = fresh()
+    before = s3_state(aws)
+    aws.clear_requests()
+    result = submit(aws, "--create-cluster", "--input", "s3://%s/2017/02/" % EVENTS, "--output", output,
+                    "--code", code)
+    assert result.returncode == 1
+    assert "3 x m5.xlarge" in result.stderr and "about $0.720 per hour" in result.stderr
+    assert "--yes" in result.stderr
+    assert aws.changing_requests() == [] and s3_state(aws) == before
+
+
+def test_create_cluster_with_yes_runs_the_step_on_a_self_terminating_logged_cluster(world: World) -> None:
+    aws, _ = world
+    code, output = fresh()
+    clusters = {c["Id"] for c in aws.client("emr").list_clusters()["Clusters"]}
+    result = submit(aws, "--create-cluster", "--yes", "--instance-count", "2", "--input",
+                    "s3://%s/2017/02/27/" % EVENTS, "--output", output, "--code", code, "--", *NASTY_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert "about $0.480 per hour" in result.stderr
+    new = [c["Id"] for c in aws.client("emr").list_clusters()["Clusters"] if c["Id"] not in clusters]
+    assert len(new) == 1
+    described = cli(aws, "emr", "describe-cluster", "--cluster-id", new[0])["Cluster"]
+    assert described["AutoTerminate"] is True
+    assert described["LogUri"] == code + "logs/"
+    assert {a["Name"] for a in described["Applications"]} == {"Hadoop"}
+    assert described["ReleaseLabel"] == "emr-7.1.0"
+    step = step_of(aws, new[0], step_id_from(result.stdout))
+    assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"
+    assert step["Config"]["Args"] == expected_args(code, output, ["s3://%s/2017/02/27/*/*" % EVENTS],
+                                                   step["Config"]["Args"][step["Config"]["Args"].index("-mapper") + 1])
+    assert mapper_flags(step["Config"]["Args"]) == NASTY_FLAGS
