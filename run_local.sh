@@ -192,8 +192,8 @@ class LineCutter:
         return b"\n" if self.held_cr else b""
 
 
-def whole_lines(stream: IO[bytes]) -> Iterator[List[bytes]]:
-    """Blocks of complete lines (without their LF), cut like LineReader."""
+def whole_blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Blocks of complete lines cut like LineReader, joined by LF (without the last LF)."""
     cutter = LineCutter()
     rest = b""
     while True:
@@ -206,10 +206,20 @@ def whole_lines(stream: IO[bytes]) -> Iterator[List[bytes]]:
             rest = data
             continue
         rest = data[cut + 1:]
-        yield data[:cut].split(b"\n")
+        yield data[:cut]
     rest += cutter.end()  # no LF inside rest: at most the one a final lone CR became
     if rest:
-        yield [rest[:-1] if rest.endswith(b"\n") else rest]
+        yield rest[:-1] if rest.endswith(b"\n") else rest
+
+
+LINE_WITHOUT_TAB = re.compile(b"^[^\t\n]*$", re.MULTILINE)
+
+
+def as_records(block: bytes) -> bytes:
+    """Lines as Hadoop's key/value records: a line without TAB gets one (empty value)."""
+    if LINE_WITHOUT_TAB.search(block) is None:  # the usual case, checked at C speed
+        return block
+    return b"\n".join(line if b"\t" in line else line + b"\t" for line in block.split(b"\n"))
 
 
 # ------------------------------------------------------------------------------------
@@ -277,9 +287,8 @@ def feed_files_as_records(paths: List[str], sink: IO[bytes]) -> None:
     """Files of a task's raw output as "key<TAB>value" lines (see cut_output)."""
     for path in paths:
         with open(path, "rb") as f:
-            for lines in whole_lines(f):
-                lines = [line if b"\t" in line else line + b"\t" for line in lines]
-                sink.write(b"\n".join(lines) + b"\n")
+            for block in whole_blocks(f):
+                sink.write(as_records(block) + b"\n")
 
 
 def cut_output(stream: IO[bytes], prefix: str, reducers: int) -> None:
@@ -290,13 +299,12 @@ def cut_output(stream: IO[bytes], prefix: str, reducers: int) -> None:
             for p in range(max(reducers, 1))]
     cache = {}  # type: Dict[bytes, int]
     try:
-        for lines in whole_lines(stream):
+        for block in whole_blocks(stream):
             if reducers <= 1:
-                lines = [line if b"\t" in line else line + b"\t" for line in lines]
-                outs[0].write(b"\n".join(lines) + b"\n")
+                outs[0].write(as_records(block) + b"\n")
                 continue
             parts = [[] for _ in range(reducers)]  # type: List[List[bytes]]
-            for line in lines:
+            for line in block.split(b"\n"):
                 tab = line.find(b"\t")
                 if tab < 0:
                     key = line
@@ -721,25 +729,31 @@ def script_command(here: str, name: str, args: List[str]) -> List[str]:
     return [sys.executable, "-S", path] + args
 
 
+def user_command(command: str, here: str, what: str) -> List[str]:
+    argv = split_args(command)
+    if not argv:
+        raise UsageError("%s: an empty command" % what)
+    return program(argv, here)
+
+
 class Commands:
+    """The mapper, reducer and combiner commands, as argument lists."""
+
     def __init__(self, opts: Options, here: str) -> None:
         if opts.mapper is None:
             self.mapper = script_command(here, "mapper.py", opts.flags)
         else:
-            self.mapper = program(split_args(opts.mapper), here) + opts.flags
+            self.mapper = user_command(opts.mapper, here, "--mapper") + opts.flags
         if opts.reducer is None:
             self.reducer = script_command(here, "reducer.py", [])
         else:
-            self.reducer = program(split_args(opts.reducer), here)
+            self.reducer = user_command(opts.reducer, here, "--reducer")
         self.combiner = None  # type: Optional[List[str]]
         if opts.combine and opts.reducers > 0:
             if opts.combiner is None:
                 self.combiner = script_command(here, "reducer.py", ["--combine"])
             else:
-                self.combiner = program(split_args(opts.combiner), here)
-        for argv in (self.mapper, self.reducer, self.combiner):
-            if argv is not None and not argv:
-                raise UsageError("an empty command")
+                self.combiner = user_command(opts.combiner, here, "--combiner")
 
 
 def sort_command(job: Job, files: List[str]) -> List[str]:

@@ -194,6 +194,9 @@ def test_help_documents_every_flag():
     (["no/such/input"], "input path does not exist: no/such/input"),
     (["sample_data/*/nothing*"], "matches 0 files"),
     (["-c", "--reducer", "cat"], "-c with --reducer needs --combiner"),
+    (["--mapper", " "], "--mapper: an empty command"),
+    (["-o", "s3://bucket/out"], "only a local directory here"),
+    (["-", "-"], "standard input (-) can be read only once"),
 ])
 def test_bad_usage_gives_one_line_and_exit_2(args, message):
     run = run_local(args, check=False)

@@ -138,14 +138,15 @@ def test_step_has_the_arguments_for_prefix_glob_and_object_inputs(world: World) 
     explicit_glob = "s3://%s/2017/02/28/1[0-9]/*" % EVENTS
     result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS,
                     "--input", "s3://%s/2017/02/27/" % EVENTS, "--input", "s3://%s/" % EVENTS,
-                    "--input", explicit_glob, "--input", obj, "--output", output + "/", "--code", code,
+                    "--input", explicit_glob, "--input", obj, "--input", "s3://%s/2017/02/28" % EVENTS,
+                    "--output", output + "/", "--code", code,
                     "-c", "-r", "3", "-D", "mapreduce.job.name=firehose mr, 'test'", "--name", 'nightly "rsvps" \\ &',
                     "--", *NASTY_FLAGS)
     assert result.returncode == 0, result.stderr
     step = step_of(aws, cluster, step_id_from(result.stdout))
     args = step["Config"]["Args"]
     globs = ["s3://%s/2017/02/*/*/*" % EVENTS, "s3://%s/2017/02/27/*/*" % EVENTS,
-             "s3://%s/*/*/*/*/*" % EVENTS, explicit_glob, obj]
+             "s3://%s/*/*/*/*/*" % EVENTS, explicit_glob, obj, "s3://%s/2017/02/28/*/*" % EVENTS]
     assert args == expected_args(code, output, globs, args[args.index("-mapper") + 1],
                                  ["-combiner", "python3 reducer.py --combine", "-numReduceTasks", "3"],
                                  ["-D", "mapreduce.job.name=firehose mr, 'test'"])
