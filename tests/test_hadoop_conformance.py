@@ -294,6 +294,9 @@ def test_run_local_hadoop_runs_the_same_job_on_the_hadoop_on_path(hadoop: Hadoop
     on_local = pair_on_run_local(firehose, tmp_path / "local", flags, True, tmp_path)
     assert output_files(tmp_path / "hadoop") == output_files(tmp_path / "local")
     assert job_counters(on_hadoop.stderr).get(COUNTER_GROUP) == on_local.counters()
+    refused = run_local(["--hadoop", "-o", str(tmp_path / "hadoop"), str(firehose)], cwd=tmp_path,
+                        env=hadoop.env(), check=False)
+    assert refused.returncode != 0 and "already exists" in refused.stderr
 
 
 @pytest.mark.parametrize("reducers", [3, 0], ids=["reducers", "map-only"])

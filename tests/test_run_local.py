@@ -547,31 +547,4 @@ def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: 
     missing = run_local(["s3://events/nothing/here"], env=aws.env(), check=False)
     assert missing.returncode == 2 and "matches 0 objects" in missing.stderr
 
-
-# -- --hadoop: the same job on the real Hadoop (the launcher in tests/hadoop/bin) -------------------
-
-@pytest.fixture(scope="module")
-def hadoop_env() -> Dict[str, str]:
-    launcher = REPO / "tests" / "hadoop" / "bin" / "hadoop"
-    env = clean_env()
-    jar = subprocess.run([str(launcher), "streaming-jar"], env=env, capture_output=True,
-                         timeout=1200)
-    assert jar.returncode == 0, jar.stderr.decode("utf-8", "replace")
-    env["PATH"] = "%s%s%s" % (launcher.parent, os.pathsep, env["PATH"])
-    env["HADOOP_STREAMING_JAR"] = jar.stdout.decode().strip()
-    return env
-
-
-@pytest.mark.hadoop
-def test_hadoop_flag_runs_the_same_job_on_hadoop(hadoop_env, tmp_path):
-    flags = ["--", "--key", "group.group_city", "--value", "guests"]
-    emulated = run_local(["-r", "3", "-c", "-o", tmp_path / "local"] + flags, cwd=tmp_path)
-    real = run_local(["--hadoop", "-r", "3", "-c", "-o", tmp_path / "hadoop"] + flags,
-                     cwd=tmp_path, env=hadoop_env)
-    local_files, hadoop_files = output_files(tmp_path / "local"), output_files(tmp_path / "hadoop")
-    assert {n: d for n, d in hadoop_files.items() if not n.startswith(".")} == local_files
-    assert sum(1 for n, d in local_files.items() if n.startswith("part-") and d) >= 2
-    assert real.counters() == emulated.counters()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hadoop", "local"]
-    refused = run_local(["--hadoop", "-o", tmp_path / "hadoop"], env=hadoop_env, check=False)
-    assert refused.returncode == 2 and "already exists" in refused.stderr
+# run_local.sh --hadoop is tested against the emulation in test_hadoop_conformance.py.
