@@ -637,21 +637,33 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
         report = "%s: cannot read %s: %s" % (PROG, what, feeder.error)
     elif feeder is not None and feeder.note:
         shown.append("%s: %s: %s" % (PROG, what, feeder.note))
+    failed = []  # type: List[Tuple[str, subprocess.Popen, List[str]]]
     for stage, proc, err_path in procs:
         lines = job.absorb_stderr(err_path)
         shown.extend(lines)
-        if proc.returncode != 0 and report is None and not job.failed.is_set():
-            status = proc.returncode
-            how = ("killed by signal %d" % -status) if status < 0 else ("exit status %d" % status)
-            report = "%s: %s failed (%s) on %s\n  command: %s" % (
-                PROG, stage, how, what, " ".join(proc.args))
-            if lines:
-                report += "\n  last lines of its stderr:\n" + "\n".join(
-                    "    " + line for line in lines[-10:])
+        if proc.returncode != 0:
+            failed.append((stage, proc, lines))
+    if failed and report is None and not job.failed.is_set():
+        report = failure_report(failed, what)
     report = report or collect_error
     if report:
         raise TaskFailed(report)
     job.echo(shown)
+
+
+def failure_report(failed: List[Tuple[str, subprocess.Popen, List[str]]], what: str) -> str:
+    """The report on the stage to blame. A stage killed by SIGPIPE only wrote to a later
+    stage that had already stopped reading, so a later stage's own failure comes first."""
+    own = [f for f in failed if f[1].returncode != -signal.SIGPIPE]
+    stage, proc, lines = (own or failed)[0]
+    status = proc.returncode
+    how = ("killed by signal %d" % -status) if status < 0 else ("exit status %d" % status)
+    report = "%s: %s failed (%s) on %s\n  command: %s" % (
+        PROG, stage, how, what, " ".join(proc.args))
+    if lines:
+        report += "\n  last lines of its stderr:\n" + "\n".join(
+            "    " + line for line in lines[-10:])
+    return report
 
 
 class Options:

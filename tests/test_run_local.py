@@ -500,7 +500,9 @@ def test_a_failing_mapper_names_its_file_and_leaves_no_output(tmp_path):
 
 
 def test_a_failing_reducer_and_a_truncated_gzip_are_reported(tmp_path):
-    (tmp_path / "in").write_bytes(b"k\t1\n")
+    # More than a pipe holds, so sort, writing to a reducer that is gone, dies of SIGPIPE:
+    # the reducer is the stage to blame.
+    (tmp_path / "in").write_bytes(b"k\t1\n" * 300000)
     run = run_local(["--mapper", "cat", "--reducer", "false", "in"], cwd=tmp_path, check=False)
     assert run.returncode == 1 and "reducer failed (exit status 1) on reduce task 0" in run.stderr
     assert run.stdout == b""
