@@ -16,11 +16,11 @@ these lines into the final rows; `reducer.py --combine` merges them into fewer l
 Bad input is counted, never fatal: Hadoop counters go to stderr at the end as
 `reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value).
 """
+from __future__ import annotations
+
 import argparse
 import datetime
 import decimal
-import gzip
-import io
 import json
 import math
 import operator
@@ -29,7 +29,8 @@ import re
 import sys
 import zlib
 from decimal import Decimal
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
+if False:  # for readers and type checkers only: importing typing costs every task start-up
+    from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
 
 COUNTER_GROUP = "firehose-mr"
 COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value")
@@ -64,41 +65,55 @@ class Counters:
         err.flush()
 
 
-def text_lines(stdin: BinaryIO) -> TextIO:
-    """stdin as lines cut the way Hadoop's LineReader cuts them: at LF, CRLF or a lone CR
-    (newline="" keeps each line's ending, untranslated). gzip on stdin (a user's
-    `cat x.gz | mapper.py`) is decompressed; under Hadoop it never is, Hadoop did it.
-    Bad UTF-8 bytes come through as surrogate escapes, for checked() to count."""
+def hadoop_lines(stdin: BinaryIO) -> Iterator[bytes]:
+    """stdin cut into lines the way Hadoop's LineReader cuts them: at LF, CRLF or a lone CR
+    (a line may keep its LF or CRLF; the JSON scan and the word count ignore it). gzip on
+    stdin (a user's `cat x.gz | mapper.py`) is decompressed; under Hadoop it never is,
+    Hadoop did it."""
     if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
+        import gzip  # here, not at the top: only a local pipe of a .gz file needs it
         stdin = gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[assignment]
-    return io.TextIOWrapper(stdin, encoding="utf-8", errors="surrogateescape", newline="")
+    for line in stdin:  # cut at LF by the buffered reader, in C
+        if b"\r" in line:
+            yield from _cut_at_cr(line)
+        else:
+            yield line
 
 
-def checked(line: str, counters: Counters) -> str:
-    """A non-ASCII line, with any bad UTF-8 bytes replaced by U+FFFD (and counted)."""
+def _cut_at_cr(line: bytes) -> List[bytes]:
+    """The lines in one LF-ended line that holds a CR: CRLF is one line end, a lone CR another."""
+    line = line.replace(b"\r\n", b"\n")
+    if line.endswith((b"\n", b"\r")):
+        line = line[:-1]
+    return line.split(b"\r")
+
+
+def decoded(line: bytes, counters: Counters) -> str:
+    """A line as text; bad UTF-8 bytes become U+FFFD (and the line is counted)."""
     try:
-        line.encode("utf-8")
-        return line
-    except UnicodeEncodeError:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
         counters.add("invalid_utf8")
-        return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return line.decode("utf-8", "replace")
 
 
 _JSON_SCAN = json.JSONDecoder(parse_float=Decimal).scan_once  # exact decimals, no floats
 _JSON_ERRORS = (StopIteration, ValueError, RecursionError)  # JSONDecodeError is a ValueError
-_LINE_ENDS = frozenset(["", "\n", "\r\n", "\r"])
+_LINE_ENDS = frozenset(["", "\n"])
 _SKIP_SPACE = re.compile(r"[ \t\n\r]*").match
 _BOM = "\ufeff"
 
 
-def firehose_records(lines: Iterable[str], counters: Counters) -> Iterator[dict]:
+def firehose_records(lines: Iterable[bytes], counters: Counters) -> Iterator[dict]:
     """Every JSON object in every line: one per line (NDJSON), or several back to back
     with no delimiter (`{..}{..}`, Firehose's default). A value that is not an object is
     counted as malformed and passed over; a decode error skips the rest of its line."""
     scan, line_ends = _JSON_SCAN, _LINE_ENDS
-    for line in lines:
-        if not line.isascii():
-            line = checked(line, counters)
+    for raw in lines:
+        try:
+            line = raw.decode()  # UTF-8
+        except UnicodeDecodeError:
+            line = decoded(raw, counters)
         try:
             value, end = scan(line, 0)
         except _JSON_ERRORS:  # blank, BOM, leading space, or broken: the careful path
@@ -131,17 +146,17 @@ def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
             counters.add("malformed")
 
 
-def plain_lines(lines: Iterable[str], counters: Counters) -> Iterator[str]:
+def plain_lines(lines: Iterable[bytes], counters: Counters) -> Iterator[str]:
     """Lines of plain text (for --words without a field), bad bytes replaced."""
     for line in lines:
-        yield line if line.isascii() else checked(line, counters)
+        yield decoded(line, counters)
 
 
 # ---------------------------------------------------------------------------------------
 # Fields: dotted paths into a record.
 # ---------------------------------------------------------------------------------------
 
-Getter = Callable[[dict], Any]
+Getter = "Callable[[dict], Any]"  # a string: typing is not imported at run time
 
 
 def field_getter(path: str) -> Getter:
@@ -152,6 +167,13 @@ def field_getter(path: str) -> Getter:
         raise UsageError("bad field path %r: use names joined by dots, like group.group_country" % path)
     if len(names) == 1:
         return operator.methodcaller("get", names[0])
+    if len(names) == 2 and not names[1].isdigit():  # the common `group.group_country`, unrolled
+        outer, inner = names
+
+        def get_inner(record: dict) -> Any:
+            value = record.get(outer)
+            return value.get(inner) if value.__class__ is dict else None
+        return get_inner
     steps = [(name, int(name) if name.isdigit() and name.isascii() else None) for name in names]
 
     def get(record: dict) -> Any:
@@ -248,6 +270,9 @@ _EPOCH_MS_FROM = 100000000000  # numbers at or above 1e11 are epoch milliseconds
 _ISO_8601 = re.compile(  # groups: date, hour, minute, offset
     r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::(?:[0-5][0-9]|60)(?:[.,][0-9]+)?)?)?"
     r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z").match
+_ISO_8601_UTC_END = re.compile(  # the same pattern's end, from the seconds on, for a UTC time
+    r"(?::(?:[0-5][0-9]|60)(?:[.,][0-9]+)?)?[Zz]?\Z").match
+_UTC = frozenset([None, "Z", "z"])  # offsets of a UTC time (none: naive = UTC)
 _ARRIVAL_FOLDERS = re.compile(r"/([0-9]{4})/([0-9]{2})/([0-9]{2})/([0-9]{2})/[^/]*\Z")
 _ARRIVAL_NAME = re.compile(r"-([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-[0-9]{2}-[0-9]{2}-[^/]*\Z")
 
@@ -260,31 +285,43 @@ def bucket_text(moment: datetime.datetime, period: str) -> str:
 class TimeBuckets:
     """The UTC bucket (`2017-02-27T14:00` for --per hour) of a time field's value:
     epoch seconds, epoch milliseconds, or an ISO 8601 string; None if unreadable.
-    Buckets are cached per (date, hour[, minute], offset) and per epoch unit."""
+    Buckets are cached per UTC minute of an ISO time and per epoch unit."""
 
     CACHE_LIMIT = 20000
 
     def __init__(self, period: str) -> None:
         self.period = period
         self.unit = _PERIOD_SECONDS[period]
-        self.by_minute = period == "minute"
         self._by_unit = {}  # type: Dict[int, Optional[str]]
-        self._by_text = {}  # type: Dict[Tuple[Optional[str], ...], Optional[str]]
+        self._by_utc_minute = {}  # type: Dict[str, Optional[str]]  # "YYYY-MM-DDTHH:MM" -> bucket
 
     def __call__(self, value: Any) -> Optional[str]:
         return self.of_text(value) if value.__class__ is str else self.of_epoch(value)
+
+    def of_field(self, time_of: Callable[[dict], Any]) -> Callable[[dict], Optional[str]]:
+        """record -> the bucket of its time field. It runs once per record, so the common
+        case is done here: a UTC ISO time whose first 16 characters (YYYY-MM-DDTHH:MM) were
+        read before needs only its end (seconds, fraction, Z) checked."""
+        known_minutes, utc_end, of_text, of_epoch = self._by_utc_minute, _ISO_8601_UTC_END, self.of_text, self.of_epoch
+
+        def bucket(record: dict) -> Optional[str]:
+            value = time_of(record)
+            if value.__class__ is not str:
+                return of_epoch(value)
+            known = known_minutes.get(value[:16])
+            if known is not None and utc_end(value, 16) is not None:
+                return known
+            return of_text(value)
+        return bucket
 
     def of_text(self, value: str) -> Optional[str]:
         match = _ISO_8601(value)
         if match is None:
             return None
-        key = match.group(1, 2, 3, 4) if self.by_minute else match.group(1, 2, 4)
-        bucket = self._by_text.get(key, "")
-        if bucket == "":
-            date, hour, minute, offset = match.group(1, 2, 3, 4)
-            bucket = self._bucket_of(date, hour, minute, offset)
-            if self.by_minute or not offset or offset in "Zz" or offset[-2:] == "00":
-                self._remember(self._by_text, key, bucket)  # (else the minute matters too)
+        date, hour, minute, offset = match.group(1, 2, 3, 4)
+        bucket = self._bucket_of(date, hour, minute, offset)
+        if bucket is not None and hour is not None and offset in _UTC:
+            self._remember(self._by_utc_minute, value[:16], bucket)
         return bucket
 
     def of_epoch(self, number: Any) -> Optional[str]:
@@ -389,6 +426,7 @@ class Job:
         self.value = field_getter(args.value) if args.value is not None else None
         self.words = field_getter(args.words) if args.words not in (None, WHOLE_LINE) else None
         self.bucket = self._bucket_function(args, environ)
+        self.key = self._key_function()  # record -> its group key; None: unreadable time
 
     @staticmethod
     def _bucket_function(args: argparse.Namespace, environ: Dict[str, str]) -> Optional[Callable[[Any], Optional[str]]]:
@@ -401,22 +439,27 @@ class Job:
                 sys.stderr.write("mapper.py: no Firehose delivery hour (/YYYY/MM/DD/HH/) in the input "
                                  "path: its records count as bad_time\n")
             return lambda record: arrival
-        time_of, buckets = field_getter(args.time), TimeBuckets(args.per)
-        of_text, of_epoch = buckets.of_text, buckets.of_epoch
+        return TimeBuckets(args.per).of_field(field_getter(args.time))
 
-        def bucket(record: dict) -> Optional[str]:
-            value = time_of(record)
-            return of_text(value) if value.__class__ is str else of_epoch(value)
-        return bucket
+    def _key_function(self) -> Callable[[Optional[dict]], Optional[Tuple[Any, ...]]]:
+        """record -> (bucket, column, ...) or (column, ...); None when its time is unreadable.
+        Unrolled for one and two key fields: this runs once per record."""
+        getters, bucket_of = self.key_fields, self.bucket
+        if len(getters) == 1:
+            first, = getters
+            columns_of = lambda record: (column(first(record)),)  # noqa: E731
+        elif len(getters) == 2:
+            first, second = getters
+            columns_of = lambda record: (column(first(record)), column(second(record)))  # noqa: E731
+        else:
+            columns_of = lambda record: tuple([column(get(record)) for get in getters])  # noqa: E731
+        if bucket_of is None:
+            return columns_of
 
-    def key(self, record: Optional[dict]) -> Optional[Tuple[Any, ...]]:
-        """The record's group key; None when its time is unreadable."""
-        if self.bucket is None:
-            return tuple([column(get(record)) for get in self.key_fields])
-        bucket = self.bucket(record)
-        if bucket is None:
-            return None
-        return (bucket, *[column(get(record)) for get in self.key_fields])
+        def key(record: Optional[dict]) -> Optional[Tuple[Any, ...]]:
+            bucket = bucket_of(record)  # type: ignore[misc]
+            return None if bucket is None else (bucket,) + columns_of(record)
+        return key
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,7 +493,7 @@ class Groups:
     def flush(self) -> None:
         merged = {}  # type: Dict[str, Any]  # keys that render alike ("1" and 1) meet here
         for key, totals in self.table.items():
-            encoded = encode_key([key] if key.__class__ is str else [render(c) for c in key])
+            encoded = encode_key([render(key)] if key.__class__ is str else [render(c) for c in key])
             if encoded in merged:
                 merged[encoded] = merge_totals(merged[encoded], totals)
             else:
@@ -475,7 +518,7 @@ def intermediate_value(totals: Any) -> str:
     return "%d\t%d\t%s\t%s\t%s" % (count, n, total, "" if low is None else low, "" if high is None else high)
 
 
-def aggregate(job: Job, lines: Iterable[str], groups: Groups, counters: Counters) -> None:
+def aggregate(job: Job, lines: Iterable[bytes], groups: Groups, counters: Counters) -> None:
     """Feed every record (or plain-text line) to its groups: the per-record hot path,
     one loop per kind of job, with the names it uses bound locally."""
     if job.plain_text:
@@ -587,14 +630,14 @@ def aggregate_values(job: Job, records: Iterable[dict], groups: Groups, counters
             if key is None:
                 no_time += 1
                 continue
-            number = value_of(record)  # type: ignore[misc]
-            if number.__class__ is not Decimal or not -1000 <= number.adjusted() <= 1000:
-                number = number_of(number)
             totals = table.get(key) or new_totals(key)
             totals[0] += 1
-            if number is None:
-                no_value += 1
-                continue
+            number = value_of(record)  # type: ignore[misc]
+            if number.__class__ is not Decimal or not -1000 <= number.adjusted() <= 1000:
+                number = None if number is None else number_of(number)
+                if number is None:
+                    no_value += 1
+                    continue
             totals[1] += 1
             totals[2] += number
             low = totals[3]
@@ -613,7 +656,7 @@ def aggregate_values(job: Job, records: Iterable[dict], groups: Groups, counters
 def run(job: Job, stdin: BinaryIO, out: BinaryIO, counters: Counters) -> None:
     groups = Groups(out, with_values=job.value is not None)
     try:
-        aggregate(job, text_lines(stdin), groups, counters)
+        aggregate(job, hadoop_lines(stdin), groups, counters)
     except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip stream
         counters.add("malformed")
         sys.stderr.write("mapper.py: input stopped being readable (%s); what came before it "

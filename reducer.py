@@ -18,13 +18,16 @@ in memory and written sorted at the end.
 `--combine` writes merged intermediate lines instead of rows: equivalent, smaller mapper
 output, fit for Hadoop's -combiner (which may run it any number of times on any subset).
 """
+from __future__ import annotations
+
 import argparse
 import decimal
 import os
 import re
 import sys
 from decimal import Decimal
-from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
+if False:  # for readers and type checkers only: importing typing costs every task start-up
+    from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
 COUNTER_GROUP = "firehose-mr"
 EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,

@@ -6,10 +6,9 @@
 Reads the files into memory once, then times loops over the same bytes that each do one
 more stage of the mapper's work, with mapper.py's own functions (imported, not copied):
 
-    lines       cutting Hadoop lines from a bytes stream (TextIOWrapper, UTF-8 decode)
+    lines       cutting Hadoop lines from a bytes stream, and their UTF-8 decoding
     + json      the JSON scan of each line (mapper.py's scanner: exact decimals)
-    + key       the group key: --key fields and the tuple
-    + time      the --time bucket (ISO 8601 parse, cached per hour)
+    + key       the group key: the --time bucket (ISO 8601, cached per UTC minute), --key fields
     + value     the --value number and the exact sum/min/max in the group's totals
     full run    mapper.run(), as the command does it (output included)
 
@@ -37,58 +36,37 @@ import mapper  # noqa: E402  (the project's mapper.py, as a module)
 
 def stage_loops(job: "mapper.Job") -> List:
     """(name, function of the input bytes) for each cumulative stage."""
-    Counters, text_lines, records_of = mapper.Counters, mapper.text_lines, mapper.firehose_records
-    key_fields, bucket, value_of = job.key_fields, job.bucket, job.value
-    column, number_of, Decimal = mapper.column, mapper.number_of, decimal.Decimal
+    Counters, lines_of, records_of = mapper.Counters, mapper.hadoop_lines, mapper.firehose_records
 
     def bare(data: bytes) -> None:
         for line in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"):
             json.loads(line)
 
     def lines(data: bytes) -> None:
-        for _ in text_lines(io.BufferedReader(io.BytesIO(data))):
-            pass
+        for line in lines_of(io.BufferedReader(io.BytesIO(data))):
+            line.decode()
 
     def scan(data: bytes) -> None:
-        for _ in records_of(text_lines(io.BufferedReader(io.BytesIO(data))), Counters()):
+        for _ in records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters()):
             pass
 
     def keys(data: bytes) -> None:
-        for record in records_of(text_lines(io.BufferedReader(io.BytesIO(data))), Counters()):
-            tuple([column(get(record)) for get in key_fields])
-
-    def times(data: bytes) -> None:
-        for record in records_of(text_lines(io.BufferedReader(io.BytesIO(data))), Counters()):
-            (bucket(record), *[column(get(record)) for get in key_fields])
+        key_of = job.key
+        for record in records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters()):
+            key_of(record)
 
     def values(data: bytes) -> None:
-        table = {}  # type: dict
-        for record in records_of(text_lines(io.BufferedReader(io.BytesIO(data))), Counters()):
-            key = (bucket(record), *[column(get(record)) for get in key_fields])
-            number = value_of(record)
-            if number.__class__ is not Decimal or not -1000 <= number.adjusted() <= 1000:
-                number = number_of(number)
-            totals = table.get(key)
-            if totals is None:
-                totals = table[key] = [0, 0, Decimal(0), None, None]
-            totals[0] += 1
-            if number is not None:
-                totals[1] += 1
-                totals[2] += number
-                if totals[3] is None or number < totals[3]:
-                    totals[3] = number
-                if totals[4] is None or number > totals[4]:
-                    totals[4] = number
+        groups = mapper.Groups(io.BytesIO(), with_values=True)
+        records = records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters())
+        mapper.aggregate_values(job, records, groups, Counters())
 
     def full(data: bytes) -> None:
         mapper.run(job, io.BufferedReader(io.BytesIO(data)), io.BytesIO(), Counters())
 
-    loops = [("bare json.loads loop (for comparison)", bare), ("lines (TextIOWrapper)", lines),
-             ("+ json scan (Decimal floats)", scan), ("+ key fields", keys)]
-    if bucket is not None:
-        loops.append(("+ time bucket", times))
-    if value_of is not None:
-        loops.append(("+ value, exact sum/min/max", values))
+    loops = [("bare json.loads loop (for comparison)", bare), ("lines (binary, cut like LineReader; UTF-8 decode)", lines),
+             ("+ json scan (Decimal floats)", scan), ("+ key (time bucket and key fields)", keys)]
+    if job.value is not None and job.words is None:
+        loops.append(("+ value, exact sum/min/max in the group's totals", values))
     loops.append(("full mapper.run()", full))
     return loops
 

@@ -34,6 +34,12 @@ def test_no_flags_is_a_field_census(tmp_path):
     assert seen == {"records": 4, "malformed": 0, "invalid_utf8": 0, "bad_time": 0, "no_value": 0}
 
 
+def test_census_field_names_are_escaped_like_any_key_column(tmp_path):
+    rows, seen = run_job(tmp_path, ndjson({"a\tb": 1, "c\\d": 2, "e\nf": 3, "g\rh": 4}, {"a\tb": 5}))
+    assert rows == ["a\\tb\t2", "c\\\\d\t1", "e\\nf\t1", "g\\rh\t1"]
+    assert seen["records"] == 2
+
+
 @pytest.mark.parametrize("layout", ["ndjson", "concatenated", "crlf", "bom", "blank lines",
                                     "spaced concatenation", "lone cr"])
 def test_every_firehose_layout_gives_the_same_result(tmp_path, layout):
