@@ -1037,7 +1037,9 @@ def run_emulated(opts: Options, here: str) -> int:
         return status
     except TaskFailed as failure:
         progress.finish()
-        sys.stderr.write("%s\n%s: failed; no output written\n" % (failure, PROG))
+        sys.stderr.write("%s\n" % failure)
+        print_counters(job.counters)  # of the tasks that ran, as Hadoop shows them for a failed job
+        sys.stderr.write("%s: failed; no output written\n" % PROG)
         return 1
     finally:
         job.kill_all()
@@ -1093,6 +1095,8 @@ def hadoop_command(argv: List[str], here: str, shipped: List[str], default: bool
                 shipped.append(path)
             word = os.path.basename(path)
         words.append(quote_arg(word))
+    if default:  # as submit_step.sh runs them: no reliance on the #! line or the executable bit
+        words.insert(0, "python3")
     return " ".join(words)
 
 
