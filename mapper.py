@@ -35,7 +35,7 @@ if False:  # for readers and type checkers only: importing typing costs every ta
 COUNTER_GROUP = "firehose-mr"
 COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value")
 MAX_GROUPS_IN_MEMORY = 50000  # flush partial aggregates beyond this many groups
-WHOLE_LINE = ""  # --words with no field: the words of the whole line, read as plain text
+WHOLE_LINE = object()  # --words with no field: the words of the whole line, read as plain text
 
 # Sums are exact: no rounding at any size (values are kept within +-1e1000, see number_of).
 EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
@@ -421,10 +421,10 @@ class Job:
 
     def __init__(self, args: argparse.Namespace, environ: Dict[str, str]) -> None:
         self.census = args.key is None and args.words is None and args.time is None and args.value is None
-        self.plain_text = args.words == WHOLE_LINE
+        self.plain_text = args.words is WHOLE_LINE
         self.key_fields = [field_getter(path) for path in args.key.split(",")] if args.key is not None else []
         self.value = field_getter(args.value) if args.value is not None else None
-        self.words = field_getter(args.words) if args.words not in (None, WHOLE_LINE) else None
+        self.words = field_getter(args.words) if args.words is not None and not self.plain_text else None
         self.bucket = self._bucket_function(args, environ)
         self.key = self._key_function()  # record -> its group key; None: unreadable time
 
@@ -714,7 +714,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     args.per = args.per or "hour"
     if args.time == "@arrival" and args.per == "minute":
         parser.error("--time @arrival has hour precision: use --per hour, day or month")
-    if args.words == WHOLE_LINE and (args.key or args.value or (args.time and args.time != "@arrival")):
+    if args.words is WHOLE_LINE and (args.key or args.value or (args.time and args.time != "@arrival")):
         parser.error("--words without a field reads plain text: --key, --value and --time FIELD need JSON; "
                      "give --words a field instead")
     return args

@@ -63,6 +63,7 @@ def test_help_names_every_flag(script, flags):
     "./mapper.py --words --key a",
     "./mapper.py --key a..b",
     "./mapper.py --key ''",
+    "./mapper.py --words ''",
     "./reducer.py --key a",
 ])
 def test_bad_flags_give_one_line_and_exit_2(command):

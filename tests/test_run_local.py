@@ -488,14 +488,16 @@ def test_the_pair_counts_like_an_in_memory_reference(tmp_path_factory, events, f
 
 def test_a_failing_mapper_names_its_file_and_leaves_no_output(tmp_path):
     script(tmp_path, "broken.py", "data = sys.stdin.buffer.read()\n"
+           "sys.stderr.write('reporter:counter:demo,tasks,1\\n')\n"
            "if b'poison' in data:\n    sys.stderr.write('line 1\\nbad record: poison\\n')\n"
            "    sys.exit(3)\nsys.stdout.buffer.write(data)\n")
     write_tree(tmp_path / "in", {"good": b"k\t1\n" * 1000, "bad": b"poison\n"})
-    run = run_local(["--mapper", "broken.py", "-o", tmp_path / "out", "in"], cwd=tmp_path,
+    run = run_local(["--mapper", "broken.py", "-j", "1", "-o", tmp_path / "out", "in"], cwd=tmp_path,
                     check=False)
     assert run.returncode == 1
     assert "mapper failed (exit status 3) on input %s" % os.path.join("in", "bad") in run.stderr
     assert "bad record: poison" in run.stderr
+    assert "Counters: 1\n\tdemo\n\t\ttasks=2\n" in run.stderr  # what the tasks that ran reported
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py", "in"]
 
 

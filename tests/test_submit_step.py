@@ -297,10 +297,14 @@ def test_dry_run_changes_nothing_and_prints_the_commands_that_do_it(world: World
 # ----------------------------------------------------------------------------------------------
 # Pre-flight: every check fails before anything is uploaded or submitted
 
-def copy_without_reducer(tmp_path: Path) -> Path:
-    shutil.copy2(str(SCRIPT), str(tmp_path / SCRIPT.name))
-    shutil.copy2(str(REPO / "mapper.py"), str(tmp_path / "mapper.py"))
-    return tmp_path / SCRIPT.name
+def copy_without(tmp_path: Path, missing: str) -> Path:
+    """submit_step.sh in a folder of its own, beside the pair but for the `missing` script."""
+    folder = tmp_path / ("without-" + missing)
+    folder.mkdir()
+    shutil.copy2(str(SCRIPT), str(folder / SCRIPT.name))
+    for name in {"mapper.py", "reducer.py"} - {missing}:
+        shutil.copy2(str(REPO / name), str(folder / name))
+    return folder / SCRIPT.name
 
 
 def test_preflight_failures(world: World, tmp_path: Path) -> None:
@@ -332,8 +336,9 @@ def test_preflight_failures(world: World, tmp_path: Path) -> None:
     inside = attempt(input="s3://%s/" % EVENTS, code="s3://%s/code/" % EVENTS).stderr
     assert "inside the input s3://%s/" % EVENTS in inside and "own scripts as data" in inside
     assert "inside --output" in attempt(code=output + "/code/").stderr
-    missing = attempt(script=copy_without_reducer(tmp_path))
-    assert "reducer.py is missing" in missing.stderr and missing.returncode == 1
+    for script in ("mapper.py", "reducer.py"):
+        missing = attempt(script=copy_without(tmp_path, script))
+        assert "%s is missing" % script in missing.stderr and missing.returncode == 1
     assert "no such cluster" in attempt(cluster_id="j-3MISSINGCLUSTER").stderr
     malformed = attempt(cluster_id="my-cluster")
     assert "not an EMR cluster id" in malformed.stderr and malformed.returncode == 2
