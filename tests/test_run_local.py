@@ -8,6 +8,7 @@ import ctypes
 import gzip
 import json
 import os
+import pty
 import re
 import struct
 import subprocess
@@ -485,6 +486,31 @@ def test_the_pair_counts_like_an_in_memory_reference(tmp_path_factory, events, f
 
 
 # -- failures and the output directory ------------------------------------------------------------
+
+def test_a_long_run_shows_progress_on_a_terminal_and_clears_it(tmp_path):
+    script(tmp_path, "slow.py", "import time\ntime.sleep(4.5)\nsys.stdout.write(sys.stdin.read())\n")
+    (tmp_path / "in").write_bytes(b"k\t1\n")
+    master, terminal = pty.openpty()  # stderr is a terminal; stdout is not
+    try:
+        proc = subprocess.run([str(RUN_LOCAL), "--mapper", "slow.py", "--reducer", "cat", "in"],
+                              cwd=str(tmp_path), env=clean_env(), stdout=subprocess.PIPE,
+                              stderr=terminal, timeout=120)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0 and proc.stdout == b"k\t1\n"
+    assert re.search(rb"\rrun_local\.sh: map: 0/1 files, 0\.0/0\.0 MB, [34] s", shown), shown
+    assert b"\r\x1b[K" in shown  # the progress line is cleared at the end
+
 
 def test_a_failing_mapper_names_its_file_and_leaves_no_output(tmp_path):
     script(tmp_path, "broken.py", "data = sys.stdin.buffer.read()\n"
