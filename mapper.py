@@ -295,9 +295,6 @@ class TimeBuckets:
         self._by_unit = {}  # type: Dict[int, Optional[str]]
         self._by_utc_minute = {}  # type: Dict[str, Optional[str]]  # "YYYY-MM-DDTHH:MM" -> bucket
 
-    def __call__(self, value: Any) -> Optional[str]:
-        return self.of_text(value) if value.__class__ is str else self.of_epoch(value)
-
     def of_field(self, time_of: Callable[[dict], Any]) -> Callable[[dict], Optional[str]]:
         """record -> the bucket of its time field. It runs once per record, so the common
         case is done here: a UTC ISO time whose first 16 characters (YYYY-MM-DDTHH:MM) were
