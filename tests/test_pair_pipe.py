@@ -227,7 +227,9 @@ def test_the_reducer_is_right_whatever_sort_the_locale_gives(tmp_path, en_us_loc
     locale_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", env=en_us_locale, sort="sort")
     unsorted_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", sort="cat")
     reversed_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", sort="LC_ALL=C sort -r")
-    assert locale_rows == unsorted_rows == reversed_rows == c_rows
+    folded_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", env=en_us_locale, sort="sort -f")
+    shuffled_rows, _ = run_job(tmp_path, ndjson(*records), "--key k", sort="shuf --random-source=/dev/zero")
+    assert locale_rows == unsorted_rows == reversed_rows == folded_rows == shuffled_rows == c_rows
     assert len(c_rows) == 7 and c_rows == sorted(c_rows, key=lambda s: s.encode())
 
 
