@@ -778,14 +778,17 @@ class Commands:
         that costs each of hundreds of small map tasks as much as reading its input. A script
         that does not compile is left as it is, to fail in its task as it would on the cluster."""
         import py_compile
+        compiled = {}  # type: Dict[str, str]  # reducer.py serves as reducer and combiner
         for argv in self.own:
             source = argv[2]
-            target = os.path.join(work, os.path.basename(source) + "c")
-            try:
-                py_compile.compile(source, cfile=target, dfile=source, doraise=True)
-            except (py_compile.PyCompileError, OSError):
-                continue
-            argv[2] = target
+            if source not in compiled:
+                target = os.path.join(work, os.path.basename(source) + "c")
+                try:
+                    py_compile.compile(source, cfile=target, dfile=source, doraise=True)
+                except (py_compile.PyCompileError, OSError):
+                    target = source
+                compiled[source] = target
+            argv[2] = compiled[source]
 
 
 def sort_command(job: Job, files: List[str]) -> List[str]:

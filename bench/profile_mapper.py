@@ -36,29 +36,34 @@ import mapper  # noqa: E402  (the project's mapper.py, as a module)
 
 def stage_loops(job: "mapper.Job") -> List:
     """(name, function of the input bytes) for each cumulative stage."""
-    Counters, lines_of, records_of = mapper.Counters, mapper.hadoop_lines, mapper.firehose_records
+    Counters = mapper.Counters
+
+    def lines_of(data: bytes):
+        return mapper.hadoop_lines(io.BufferedReader(io.BytesIO(data)))
+
+    def records_of(data: bytes):
+        return mapper.firehose_records(lines_of(data), Counters())
 
     def bare(data: bytes) -> None:
         for line in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"):
             json.loads(line)
 
     def lines(data: bytes) -> None:
-        for line in lines_of(io.BufferedReader(io.BytesIO(data))):
+        for line in lines_of(data):
             line.decode()
 
     def scan(data: bytes) -> None:
-        for _ in records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters()):
+        for _ in records_of(data):
             pass
 
     def keys(data: bytes) -> None:
         key_of = job.key
-        for record in records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters()):
+        for record in records_of(data):
             key_of(record)
 
     def values(data: bytes) -> None:
         groups = mapper.Groups(io.BytesIO(), with_values=True)
-        records = records_of(lines_of(io.BufferedReader(io.BytesIO(data))), Counters())
-        mapper.aggregate_values(job, records, groups, Counters())
+        mapper.aggregate_values(job, records_of(data), groups, Counters())
 
     def full(data: bytes) -> None:
         mapper.run(job, io.BufferedReader(io.BytesIO(data)), io.BytesIO(), Counters())
