@@ -33,6 +33,7 @@ GENERATOR_VERSION = 1  # bump when the data or the truth format changes: old tre
 STREAM = "bench-events"
 DAY = (2026, 11, 20)
 FIRST_HOUR = 8
+OBJECT_BYTES = 5000000  # the default object size (default_files)
 HOURS = 10  # 08:00-17:59 UTC: with 10 types and 10 countries, about a thousand (hour, type, country) groups
 
 # type -> (weight, how often it carries an amount, sign of the amount)
@@ -271,6 +272,12 @@ def generate(root: Path, truth_dir: Path, size: int, files: int, seed: int) -> D
             "ktv_groups": len(truth.groups), "words": len(truth.words), "fields": len(truth.fields)}
 
 
+def default_files(size: int) -> int:
+    """One object per 5 MB: Firehose's default S3 buffer is 5 MiB (1 to 128 MiB can be set),
+    so a busy stream's objects are about that size. 1 GB: 200 objects."""
+    return max(1, round(size / OBJECT_BYTES))
+
+
 def prepare(workdir: Path, size: int, files: int, seed: int, log=sys.stderr) -> Dict[str, object]:
     """The tree for (size, files, seed) under workdir, generated unless a complete one is there.
     Returns its manifest: {"data": tree, "truth": folder, "bytes": ..., "records": ...}."""
@@ -304,10 +311,10 @@ def main(argv: List[str]) -> int:
                                      "(bench/run.py does this for you).")
     parser.add_argument("--workdir", type=Path, required=True, help="where the tree goes (outside the repository)")
     parser.add_argument("--size", type=int, default=200000000, help="bytes (default 200000000)")
-    parser.add_argument("--files", type=int, default=200, help="objects (default 200)")
+    parser.add_argument("--files", type=int, help="objects (default: one per 5 MB)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args(argv)
-    manifest = prepare(args.workdir, args.size, args.files, args.seed)
+    manifest = prepare(args.workdir, args.size, args.files or default_files(args.size), args.seed)
     print(json.dumps(manifest, indent=1, sort_keys=True))
     return 0
 

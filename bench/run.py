@@ -40,7 +40,8 @@ JOB_FLAGS = {
 }
 JOB_TITLES = {"census": "default (census)", "ktv": "--key type,geo.country --time time --value amount",
               "words": "--words text"}
-RUN_LOCAL_MODES = [(1, False), (1, True), (2, False), (2, True)]  # (-j, -c)
+RUN_LOCAL_MODES = [(1, False, True), (1, True, True), (2, False, True), (2, True, True),
+                   (2, False, False)]  # (-j, -c, the fork server)
 MIB = 1024.0
 
 Stage = Tuple[str, List[str], Dict[str, str]]  # role, argv, environment
@@ -54,8 +55,10 @@ class Variant:
     """One benchmarked command for one job. probe_log: wrap the mapper/combiner/reducer
     processes in bench/probe.py, writing to that log (the untimed round)."""
 
-    def __init__(self, name: str, job: str, kind: str, jobs: int = 0, combine: bool = False) -> None:
+    def __init__(self, name: str, job: str, kind: str, jobs: int = 0, combine: bool = False,
+                 fork_server: bool = True) -> None:
         self.name, self.job, self.kind, self.jobs, self.combine = name, job, kind, jobs, combine
+        self.fork_server = fork_server
 
     @property
     def label(self) -> str:
@@ -79,7 +82,8 @@ class Variant:
         if self.kind == "mapper":
             return [cat, ("mapper.py", probed("mapper", [str(data.code / "mapper.py")] + JOB_FLAGS[self.job]), py)]
         if self.kind == "run_local":
-            argv = [str(data.code / "run_local.sh"), "-j", str(self.jobs)] + (["-c"] if self.combine else [])
+            argv = [str(data.code / "run_local.sh"), "-j", str(self.jobs)] + (["-c"] if self.combine else []) + (
+                [] if self.fork_server else ["--no-fork-server"])
             if probe_log is not None:
                 argv += ["--mapper", hadoop_quote(probed("mapper", [str(data.code / "mapper.py")])),
                          "--reducer", hadoop_quote(probed("reducer", [str(data.code / "reducer.py")]))]
@@ -94,8 +98,9 @@ def all_variants(jobs: Sequence[str]) -> List[Variant]:
     for job in jobs:
         variants.append(Variant("naive mapper | sort | reducer", job, "naive"))
         variants.append(Variant("mapper.py alone", job, "mapper"))
-        for n, combine in RUN_LOCAL_MODES:
-            variants.append(Variant("run_local.sh -j %d%s" % (n, " -c" if combine else ""), job, "run_local", n, combine))
+        for n, combine, fork_server in RUN_LOCAL_MODES:
+            name = "run_local.sh -j %d%s%s" % (n, " -c" if combine else "", "" if fork_server else " --no-fork-server")
+            variants.append(Variant(name, job, "run_local", n, combine, fork_server))
     return variants
 
 
@@ -322,11 +327,11 @@ def targets(variants: List[Variant], results: Dict[str, Dict], data: Dataset) ->
         naive = results.get("%s naive mapper | sort | reducer" % v.job)
         if v.kind == "mapper" and v.job == "ktv":
             check("mapper.py, key/time/value job, wall ÷ bare loop", wall / bare_wall, 1.2)
-        if v.kind == "run_local" and v.jobs == 2:
+        if v.kind == "run_local" and v.jobs == 2 and v.fork_server:
             check("%s, wall ÷ bare loop" % v.label, wall / bare_wall, 0.65)
             if naive:
                 check("%s, wall ÷ naive pipeline" % v.label, wall / median(naive["wall"]), 0.4)
-        if v.kind == "run_local" and v.job == "ktv" and not v.combine and v.jobs == 2:
+        if v.kind == "run_local" and v.job == "ktv" and not v.combine and v.jobs == 2 and v.fork_server:
             sent = mapper_bytes(entry)
             if sent is not None:
                 check("mapper → sort bytes, key/time/value job (%d groups), %% of input"
@@ -407,7 +412,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                "  bench/run.py --job ktv --reps 5\n")
     parser.add_argument("--size", type=parse_size, default=parse_size("200MB"),
                         help="bytes of JSON to generate: 200MB (default), 1GB, ... (MB = 10^6 bytes)")
-    parser.add_argument("--files", type=int, default=200, help="Firehose objects in the tree (default 200)")
+    parser.add_argument("--files", type=int, help="Firehose objects in the tree (default: one per 5 MB, "
+                        "Firehose's default S3 buffer size: 40 for 200MB, 200 for 1GB)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generator (default 1)")
     parser.add_argument("--reps", type=int, default=3, help="timed rounds; the table shows medians (default 3)")
     parser.add_argument("--job", action="append", choices=list(JOB_FLAGS),
@@ -417,6 +423,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                              "(default: %s)" % default_workdir())
     parser.add_argument("--markdown", type=Path, help="also write the report (Markdown) to this file")
     args = parser.parse_args(argv)
+    if args.files is None:
+        args.files = generate.default_files(args.size)
     if args.reps < 1 or args.files < 1 or args.size < 1:
         parser.error("--reps, --files and --size must be positive")
     workdir = args.workdir.expanduser().resolve()
@@ -445,14 +453,16 @@ def main(argv: List[str]) -> int:
     peaks = {v.label: pair_peak_kib(results[v.label]) for v in variants}
     for other in sorted(results_dir.glob("*.json")):
         previous = json.loads(other.read_text())
-        if previous.get("size") != data.bytes and previous.get("seed") == args.seed:
+        same_objects = previous.get("files", 0) * data.bytes == args.files * previous.get("size", 0)
+        if previous.get("size") != data.bytes and previous.get("seed") == args.seed and same_objects:
             growth = rss_growth(results, previous.get("pair_peak_kib", {}), variants)
             if growth:
                 lines += ["", "Peak RSS of the pair's processes against the run at %s bytes:" % "{:,}".format(
                     previous["size"]), ""] + growth
     report = "\n".join(lines) + "\n"
-    (results_dir / ("%d-seed%d.json" % (data.bytes, args.seed))).write_text(json.dumps(
-        {"size": data.bytes, "seed": args.seed, "reps": args.reps, "results": results, "pair_peak_kib": peaks},
+    (results_dir / ("%d-%dfiles-seed%d.json" % (data.bytes, args.files, args.seed))).write_text(json.dumps(
+        {"size": data.bytes, "files": args.files, "seed": args.seed, "reps": args.reps, "results": results,
+         "pair_peak_kib": peaks},
         indent=1) + "\n")
     sys.stdout.write(report)
     if args.markdown:

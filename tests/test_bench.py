@@ -18,7 +18,7 @@ TINY = ["--size", "1MB", "--files", "2", "--reps", "1", "--seed", "7"]
 JOBS = ("census", "ktv", "words")
 VARIANTS = ["bare json.loads loop"] + ["%s %s" % (job, name) for job in JOBS for name in (
     "naive mapper | sort | reducer", "mapper.py alone", "run_local.sh -j 1", "run_local.sh -j 1 -c",
-    "run_local.sh -j 2", "run_local.sh -j 2 -c")]
+    "run_local.sh -j 2", "run_local.sh -j 2 -c", "run_local.sh -j 2 --no-fork-server")]
 
 
 def bench(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
