@@ -6,7 +6,8 @@
 Reads the files into memory once, then times loops over the same bytes that each do one
 more stage of the mapper's work, with mapper.py's own functions (imported, not copied):
 
-    lines       cutting Hadoop lines from a bytes stream, and their UTF-8 decoding
+    lines       cutting Hadoop lines from a bytes stream (in batches, a block at a time),
+                and their UTF-8 decoding
     + json      the JSON scan of each line (mapper.py's scanner: exact decimals)
     + key       the group key: the --time bucket (ISO 8601, cached per UTC minute), --key fields
     + value     the --value number and the exact sum/min/max in the group's totals
@@ -49,8 +50,9 @@ def stage_loops(job: "mapper.Job") -> List:
             json.loads(line)
 
     def lines(data: bytes) -> None:
-        for line in lines_of(data):
-            line.decode()
+        for batch in lines_of(data):
+            for line in batch:
+                line.decode()
 
     def scan(data: bytes) -> None:
         for _ in records_of(data):
