@@ -319,12 +319,13 @@ class TimeBuckets:
     epoch seconds, epoch milliseconds, or an ISO 8601 string; None if unreadable.
     Buckets are cached per UTC minute of an ISO time and per epoch unit.
 
-    The quick check. Most times are UTC ISO strings with seconds, `2017-02-27T14:03:09.123Z`:
-    the minute `2017-02-27T14:03` (value[:16]) decides the bucket, and the rest only has to
-    be valid. So a value whose minute is in `minutes` (read before), whose value[16:19] is
-    in _ISO_SECONDS (":00" to ":60") and whose tail after the seconds (value[19:], here
-    ".123Z") is in `tails` (tails of times read before) has the minute's bucket: two set
-    look-ups instead of a regex. Anything else takes the full path, of_value()."""
+    The quick check. Most times are UTC ISO strings with seconds, `2017-02-27T14:03:09.123Z`,
+    and the minute `2017-02-27T14:03` decides the bucket: the rest only has to be valid. So
+    once a minute is read, each of its 61 seconds (`2017-02-27T14:03:00` to `...:60`) goes
+    into `seconds`, and the tail after the seconds (here ".123Z") into `tails`. A value
+    whose first 19 characters are in `seconds` and whose tail is in `tails` is valid and
+    has that bucket: two look-ups instead of a regex. Anything else takes the full path,
+    of_value(), which fills both for the next time."""
 
     CACHE_LIMIT = 20000
 
@@ -332,17 +333,18 @@ class TimeBuckets:
         self.period = period
         self.unit = _PERIOD_SECONDS[period]
         self._by_unit = {}  # type: Dict[int, Optional[str]]
-        self.minutes = {}  # type: Dict[str, str]  # "YYYY-MM-DDTHH:MM" of a UTC time -> its bucket
+        self._by_utc_minute = {}  # type: Dict[str, str]  # "YYYY-MM-DDTHH:MM" -> bucket
+        self.seconds = {}  # type: Dict[str, str]  # "YYYY-MM-DDTHH:MM:SS" -> bucket, a whole minute at a time
         self.tails = set()  # type: Set[str]  # what follows ":SS" in valid UTC times: "", "Z", ".123Z", ...
 
     def of_field(self, time_of: Callable[[dict], Any]) -> Callable[[dict], Optional[str]]:
         """record -> the bucket of its time field, with the quick check done here."""
-        minutes, tails, seconds, of_value = self.minutes, self.tails, _ISO_SECONDS, self.of_value
+        seconds, tails, of_value = self.seconds, self.tails, self.of_value
 
         def bucket(record: dict) -> Optional[str]:
             value = time_of(record)
-            known = minutes.get(value[:16]) if value.__class__ is str else None
-            if known is None or value[16:19] not in seconds or value[19:] not in tails:
+            known = seconds.get(value[:19]) if value.__class__ is str else None
+            if known is None or value[19:] not in tails:
                 return of_value(value)
             return known
         return bucket
@@ -351,9 +353,9 @@ class TimeBuckets:
         """The bucket of any time value, the full way (the quick check failed)."""
         if value.__class__ is not str:
             return self.of_epoch(value)
-        known = self.minutes.get(value[:16])
+        known = self._by_utc_minute.get(value[:16])
         if known is not None and _ISO_8601_UTC_END(value, 16) is not None:
-            self._remember_tail(value)
+            self._learn(value, known)
             return known
         return self.of_text(value)
 
@@ -364,16 +366,24 @@ class TimeBuckets:
         date, hour, minute, offset = match.group(1, 2, 3, 4)
         bucket = self._bucket_of(date, hour, minute, offset)
         if bucket is not None and hour is not None and offset in _UTC:
-            self._remember(self.minutes, value[:16], bucket)
-            self._remember_tail(value)
+            self._remember(self._by_utc_minute, value[:16], bucket)
+            self._learn(value, bucket)
         return bucket
 
-    def _remember_tail(self, value: str) -> None:
-        """Remember the tail of a valid UTC time with hour and minute. If value[16:19] is
-        ":SS", the pattern read seconds there, and what follows is a fraction and a Z or
-        nothing. Once full, the set stays as it is (times with microseconds would never
-        stop adding): the others take the full path."""
-        if value[16:19] in _ISO_SECONDS and len(self.tails) < self.CACHE_LIMIT:
+    def _learn(self, value: str, bucket: str) -> None:
+        """What the quick check needs from a valid UTC time with hour and minute: if it has
+        seconds (value[16:19] is ":SS"; then what follows is a fraction and a Z, or less),
+        its minute's 61 seconds and its tail. Once full, `tails` stays as it is (times
+        with microseconds would never stop adding): the others take the full path."""
+        if value[16:19] not in _ISO_SECONDS:
+            return
+        if value[:19] not in self.seconds:
+            if len(self.seconds) >= self.CACHE_LIMIT:
+                self.seconds.clear()
+            minute = value[:16]
+            for second in _ISO_SECONDS:
+                self.seconds[minute + second] = bucket
+        if len(self.tails) < self.CACHE_LIMIT:
             self.tails.add(value[19:])
 
     def of_epoch(self, number: Any) -> Optional[str]:
@@ -542,18 +552,17 @@ def unrolled_key(times: Optional[TimeBuckets], time_path: Optional[SimplePath], 
     time_outer, time_inner = time_path or (None, None)
     first_outer, first_inner = first_path
     second_outer, second_inner = second_path or (None, None)
-    minutes = tails = of_value = None  # type: Any
+    seconds = tails = of_value = None  # type: Any
     if times is not None:
-        minutes, tails, of_value = times.minutes, times.tails, times.of_value
-    seconds = _ISO_SECONDS
+        seconds, tails, of_value = times.seconds, times.tails, times.of_value
 
     def key(record: dict) -> Optional[Tuple[Any, ...]]:
         if time_outer is not None:
             moment = record.get(time_outer)
             if time_inner is not None:
                 moment = moment.get(time_inner) if moment.__class__ is dict else None
-            bucket = minutes.get(moment[:16]) if moment.__class__ is str else None  # TimeBuckets' quick check
-            if bucket is None or moment[16:19] not in seconds or moment[19:] not in tails:
+            bucket = seconds.get(moment[:19]) if moment.__class__ is str else None  # TimeBuckets' quick check
+            if bucket is None or moment[19:] not in tails:
                 bucket = of_value(moment)  # type: ignore[misc]
                 if bucket is None:
                     return None
