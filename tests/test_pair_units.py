@@ -196,3 +196,20 @@ def test_a_json_record_through_the_whole_key():
                         parse_float=Decimal)
     job = mapper.Job(mapper.parse_args(["--key", "type,geo.country", "--time", "time"]), {})
     assert job.key(record) == job.key(record) == ("2026-11-20T12:00", "view", "DE")
+
+
+# -- counting -----------------------------------------------------------------------------------
+
+@SETTINGS
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=6), max_size=12), st.integers(1, 9))
+def test_count_each_flushes_exactly_where_count_does(monkeypatch, batches, limit):
+    monkeypatch.setattr(mapper, "MAX_GROUPS_IN_MEMORY", limit)
+    one_by_one, each = mapper.Groups(io.BytesIO(), False), mapper.Groups(io.BytesIO(), False)
+    for keys in batches:
+        for key in keys:
+            one_by_one.count(key)
+        each.count_each(keys)
+        assert list(each.table.items()) == list(one_by_one.table.items())
+    one_by_one.flush()
+    each.flush()
+    assert each.out.getvalue() == one_by_one.out.getvalue()
