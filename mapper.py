@@ -511,8 +511,8 @@ class Job:
         The common shapes (see unrolled_key) get a function of their own."""
         paths = [simple_path(path) for path in self.key_paths]
         time_path = simple_path(self.time_path) if self.time_path is not None else None
-        no_time_or_simple = self.bucket is None or time_path is not None  # not @arrival, not a deep path
-        if len(paths) in (1, 2) and None not in paths and no_time_or_simple:
+        time_is_simple = self.bucket is None or time_path is not None  # no --time, or a simple --time field
+        if len(paths) in (1, 2) and None not in paths and time_is_simple:
             return unrolled_key(self.times, time_path, *paths)  # type: ignore[arg-type]
         return self.general_key()
 
