@@ -829,7 +829,7 @@ class Commands:
 
 # The modules mapper.py and reducer.py import (checked by a test), and shutil, which
 # argparse imports each time it builds a parser.
-PRELOADED = ("argparse", "datetime", "decimal", "json", "math", "operator", "os", "re", "shutil",
+PRELOADED = ("argparse", "collections", "datetime", "decimal", "json", "math", "operator", "os", "re", "shutil",
              "sys", "zlib")
 
 # The server, run as `python3 -S -c FORK_SERVER SOCKET_FD MODULE,... SCRIPT...`. It imports
