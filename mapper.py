@@ -97,7 +97,9 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
         else:
             text = block[:cut]
         unended = [block[cut:]] if cut < len(block) else []
-        yield text.splitlines()
+        lines = text.splitlines()
+        del text  # not kept while the lines are read: a Firehose object may be one long line
+        yield lines
     if unended:  # the last line, with no LF
         yield b"".join(unended).splitlines()
 
