@@ -78,7 +78,9 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
     The lines come in batches, one list per block read, so that the loops over them are
     plain loops over lists. A block is cut after its last LF and the rest carried over to
     the next one: no CRLF is ever split (its CR and LF land in the same piece), and
-    bytes.splitlines() breaks exactly at LF, CRLF and a lone CR, like LineReader."""
+    bytes.splitlines() breaks exactly at LF, CRLF and a lone CR, like LineReader. A piece
+    with no CR in it (nearly every one) is split at LF by bytes.split(), which finds them with
+    memchr: several times faster than splitlines(), which looks at every byte."""
     if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
         import gzip  # here, not at the top: only a local pipe of a .gz file needs it
         stdin = gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[assignment]
@@ -98,7 +100,11 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
         else:
             text = block[:cut]
         unended = [block[cut:]] if cut < len(block) else []
-        lines = text.splitlines()
+        if b"\r" in text:
+            lines = text.splitlines()
+        else:
+            lines = text.split(b"\n")
+            lines.pop()  # the empty piece after the last LF
         del text  # not kept while the lines are read: a Firehose object may be one long line
         yield lines
     if unended:  # the last line, with no LF
