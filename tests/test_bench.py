@@ -16,7 +16,7 @@ from conftest import REPO, clean_env
 BENCH = REPO / "bench"
 TINY = ["--size", "1MB", "--files", "2", "--reps", "1", "--seed", "7"]
 JOBS = ("census", "ktv", "words")
-VARIANTS = ["bare json.loads loop"] + ["%s %s" % (job, name) for job in JOBS for name in (
+VARIANTS = ["bare json.loads loop", "bare json.loads loop, 2 at once (half the bytes each)"] + ["%s %s" % (job, name) for job in JOBS for name in (
     "naive mapper | sort | reducer", "mapper.py alone", "run_local.sh -j 1", "run_local.sh -j 1 -c",
     "run_local.sh -j 2", "run_local.sh -j 2 -c", "run_local.sh -j 2 --no-fork-server")]
 
@@ -66,6 +66,7 @@ def test_every_variant_runs_gives_the_truth_and_is_reported(tiny_run):
         pair = int(rows["%s run_local.sh -j 2" % job][10].replace(",", ""))
         assert 0 < pair < naive
     assert "Targets:" in result.stdout and "peak RSS" in result.stdout
+    assert "the bare loop split over 2 processes at once, wall ÷ one bare loop" in result.stdout
     results = list((workdir / "results").glob("*.json"))
     assert len(results) == 1 and json.loads(results[0].read_text())["reps"] == 1
 
@@ -148,3 +149,20 @@ def test_workdir_inside_the_repository_is_refused():
                             capture_output=True, text=True)
     assert result.returncode == 2 and "outside the repository" in result.stderr
     assert not (REPO / "bench" / "data").exists()
+
+
+def test_the_two_bare_loops_get_the_files_in_order_and_about_half_the_bytes_each(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bare_loops
+    finally:
+        sys.path.remove(str(BENCH))
+    sizes = [5, 1, 1, 1, 1, 1, 4, 6]
+    files = []
+    for index, size in enumerate(sizes):
+        files.append(str(tmp_path / ("f%d" % index)))
+        Path(files[-1]).write_bytes(b"x" * size)
+    runs = bare_loops.shares(files, 2)
+    assert runs[0] + runs[1] == files
+    assert [sum(Path(f).stat().st_size for f in run) for run in runs] == [10, 10]
+    assert bare_loops.shares(files[:1], 2) == [files[:1]]
