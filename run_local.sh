@@ -835,7 +835,8 @@ PRELOADED = ("argparse", "collections", "datetime", "decimal", "json", "math", "
 # The server, run as `python3 -S -c FORK_SERVER SOCKET_FD MODULE,... SCRIPT...`. It imports
 # the modules, and runs the top level of each SCRIPT once under another name than __main__,
 # which leaves its regular expressions compiled in re's cache for every child: only scripts
-# that define and nothing else are given (see defines_only). Then it reads requests from
+# that define and nothing else are given (see defines_only). It also parses a sample
+# command line with argparse, whose own regular expressions are compiled on first use. Then it reads requests from
 # the socket, each one a length-prefixed marshal of ("run", id, script, argv, env) with the
 # task's stdin, stdout and stderr attached (SCM_RIGHTS), or ("kill", pid); it answers
 # ("started", id, pid), ("refused", id, reason) and ("exited", pid, returncode).
@@ -971,11 +972,29 @@ def start(request_id, script, argv, env, fds, keep):
 def preload(modules, scripts):
     for name in modules:
         __import__(name)
+    if "argparse" in sys.modules:
+        warm_up_argparse(sys.modules["argparse"])
     for script in scripts:
         try:
             exec(code_of(script), {"__name__": "__fork_server__", "__builtins__": __builtins__})
         except BaseException:
             pass  # its tasks will fail the same way, on their own
+
+
+def warm_up_argparse(argparse):
+    # argparse compiles a regular expression the first time a parser meets each kind of
+    # argument: a task would do that (2-4 ms) before reading a byte. Here it is done once.
+    parser = argparse.ArgumentParser(prog="warm-up")
+    parser.add_argument("--one")
+    parser.add_argument("--maybe", nargs="?", const="")
+    parser.add_argument("--some", nargs="*")
+    parser.add_argument("--more", nargs="+")
+    parser.add_argument("--two", nargs=2)
+    parser.add_argument("--flag", action="store_true")
+    parser.add_argument("--choice", choices=["a"])
+    parser.add_argument("item", nargs="?")
+    parser.parse_args(["--one", "1", "--maybe", "--some", "--more", "x", "--two", "y", "z", "--flag",
+                       "--choice", "a", "item"])
 
 
 def serve():

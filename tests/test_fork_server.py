@@ -204,3 +204,26 @@ def test_the_server_runs_no_script_whose_top_level_does_more_than_define(tmp_pat
     defines_only = namespace["defines_only"]
     assert defines_only(str(MAPPER)) and defines_only(str(REDUCER))  # type: ignore[operator]
     assert not defines_only(str(tmp_path / "project" / "mapper.py"))  # type: ignore[operator]
+
+
+def test_a_forked_task_finds_argparse_warmed_up(tmp_path):
+    """argparse compiles a regular expression the first time a process meets each kind of
+    argument; the server has met them, so a forked task's parser compiles none (a new process
+    compiles some: the check can tell them apart)."""
+    script = project_copy(tmp_path / "project", (
+        "import argparse, re\n"
+        "before = len(re._cache)\n"
+        "parser = argparse.ArgumentParser(prog='mapper.py')\n"
+        "parser.add_argument('--key')\n"
+        "parser.add_argument('--words', nargs='?', const='')\n"
+        "parser.add_argument('--per', choices=['hour', 'day'])\n"
+        "parser.parse_args(['--key', 'a', '--per', 'day', '--words'])\n"
+        "print('compiled %d\\x02\\t1' % (len(re._cache) - before))\n"))
+    write_tree(tmp_path / "in", {"a": b"1\n", "b": b"2\n"})
+    outputs = []
+    for way in BOTH_WAYS:
+        result = run_copy(script, way + ["in"], tmp_path)
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == b"compiled 0\t2\n"
+    assert outputs[1] != outputs[0] and outputs[1].startswith(b"compiled ")
