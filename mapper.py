@@ -79,8 +79,8 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
     plain loops over lists. A block is cut after its last LF and the rest carried over to
     the next one: no CRLF is ever split (its CR and LF land in the same piece), and
     bytes.splitlines() breaks exactly at LF, CRLF and a lone CR, like LineReader. A piece
-    with no CR in it (nearly every one) is split at LF by bytes.split(), which finds them with
-    memchr: several times faster than splitlines(), which looks at every byte."""
+    with no CR in it (nearly every one) is split at LF by bytes.split(), which tests each byte
+    for one line end instead of two (2 % of the mapper's instructions)."""
     if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
         import gzip  # here, not at the top: only a local pipe of a .gz file needs it
         stdin = gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[assignment]

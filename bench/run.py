@@ -338,7 +338,7 @@ def targets(variants: List[Variant], results: Dict[str, Dict], data: Dataset) ->
             check("mapper.py, key/time/value job, wall ÷ bare loop", wall / bare_wall, 1.2)
         if v.kind == "run_local" and v.jobs == 2 and v.fork_server:
             check("%s, wall ÷ bare loop" % v.label, wall / bare_wall, 0.65)
-            if twice_wall and v.jobs == 2:
+            if twice_wall:
                 lines.append("  - the same ÷ the bare loop split over 2 processes (not a target): %.2fx"
                              % (wall / twice_wall))
             if naive:
