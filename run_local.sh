@@ -837,9 +837,10 @@ PRELOADED = ("argparse", "collections", "datetime", "decimal", "json", "math", "
 # which leaves its regular expressions compiled in re's cache for every child: only scripts
 # that define and nothing else are given (see defines_only). It also parses a sample
 # command line with argparse, whose own regular expressions are compiled on first use.
-# Then it reads requests from the socket, each one a length-prefixed marshal of ("run", id, script, argv, env) with the
-# task's stdin, stdout and stderr attached (SCM_RIGHTS), or ("kill", pid); it answers
-# ("started", id, pid), ("refused", id, reason) and ("exited", pid, returncode).
+# Then it reads requests from the socket, each one a length-prefixed marshal of
+# ("run", id, script, argv, env) with the task's stdin, stdout and stderr attached
+# (SCM_RIGHTS), or ("kill", pid); it answers ("started", id, pid), ("refused", id, reason)
+# and ("exited", pid, returncode).
 FORK_SERVER = r'''
 import array, marshal, os, select, signal, socket, struct, sys, types
 
