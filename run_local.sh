@@ -38,7 +38,10 @@ Options
       --no-fork-server
                       start each task of the pair as a new python3 process; by default
                       they are forked from one that has already imported the standard
-                      library they use, which saves most of a small task's start-up
+                      library they use, which saves most of a small task's start-up.
+                      Either way the compiled code of this script, mapper.py and
+                      reducer.py is kept in ${XDG_CACHE_HOME:-~/.cache}/firehose-mr
+                      (remade when a script changes; safe to delete)
       --mapper CMD    the mapper command (default: mapper.py next to this script); JOB FLAGS
                       are appended to it
       --reducer CMD   the reducer command (default: reducer.py next to this script)
@@ -88,11 +91,57 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 2
 fi
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The engine is the Python program at the end of this file: it reads the inputs, runs the
+# tasks as processes connected by pipes (reading, decompressing, cutting lines and
+# partitioning in its own threads), and sums the counters. bash never reads that far: the
+# exec below replaces it. The lines of Python in $bootstrap find the engine in this file
+# and run it. Compiled code is kept in ${XDG_CACHE_HOME:-~/.cache}/firehose-mr (the engine's,
+# and mapper.py's and reducer.py's: see use_bytecode), as compiling them at every run took
+# longer than a small job's map tasks.
+bootstrap='
+import marshal, os, sys
 
-# The engine: it reads the inputs, runs the tasks as processes connected by pipes (reading,
-# decompressing, cutting lines and partitioning in its own threads), and sums the counters.
-read -r -d '' engine <<'PYTHON' || true
+
+def kept(name, key, make):
+    """make(), kept from one run to the next while key (bytes) stays the same: one file
+    per NAME and Python version, made anew for any other key. Without an absolute cache
+    directory, or where nothing can be written, make() runs each time."""
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", ""), ".cache")
+    path = os.path.join(home, "firehose-mr", "%s.%s.marshal" % (name, sys.implementation.cache_tag))
+    if not os.path.isabs(path):
+        return make()
+    try:
+        with open(path, "rb") as f:
+            version, kept_key, value = marshal.loads(f.read())
+        if version == sys.version and kept_key == key:
+            return value
+    except Exception:
+        pass  # not made yet, or unreadable: made anew
+    value = make()
+    temp = "%s.%d" % (path, os.getpid())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as f:
+            f.write(marshal.dumps((sys.version, key, value)))
+        os.replace(temp, path)
+    except OSError:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return value
+
+
+with open(sys.argv[1], "rb") as f:
+    before, start, rest = f.read().partition(b"\n: <<\x27PYTHON\x27\n")
+source = b"\n" * (before + start).count(b"\n") + rest.rpartition(b"\nPYTHON\n")[0]  # the lines keep their numbers
+engine = {"__name__": "run_local", "__builtins__": __builtins__}
+exec(kept("run_local", source, lambda: compile(source, "run_local.sh", "exec")), engine)
+engine["command_line"](sys.argv[1], sys.argv[2:], kept)
+'
+exec python3 -S -c "$bootstrap" "${BASH_SOURCE[0]}" "$@"
+
+: <<'PYTHON'
+from __future__ import annotations
+
 import array
 import fnmatch
 import glob
@@ -110,9 +159,11 @@ import tempfile
 import threading
 import time
 import zlib
-from typing import Any, Callable, Dict, IO, Iterator, List, Optional, Sequence, Tuple
+if False:  # for readers and type checkers only: importing typing costs every run some 5 ms
+    from typing import Any, Callable, Dict, IO, Iterator, List, Optional, Sequence, Set, Tuple
 
 PROG = "run_local.sh"
+Kept = "Callable[[str, bytes, Callable[[], Any]], Any]"  # the bootstrap's kept(), at the top of this file
 BLOCK = 1 << 20
 HIDDEN = ("_", ".")
 COUNTER_RE = re.compile(r"^([+-]?[0-9]+)$")
@@ -602,7 +653,7 @@ class Feeder(threading.Thread):
                 pass
 
 
-Stage = Tuple[str, List[str], Dict[str, str]]
+Stage = "Tuple[str, List[str], Dict[str, str]]"  # a string: typing is not imported at run time
 
 
 def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional[IO] = None,
@@ -773,7 +824,7 @@ class Commands:
     def __init__(self, opts: Options, here: str) -> None:
         self.own = []  # type: List[List[str]]  # those that run this project's scripts
         self.compiled = []  # type: List[List[str]]  # those of them that run from bytecode
-        self.sources = {}  # type: Dict[str, str]  # bytecode file -> its script
+        self.defining_only = set()  # type: Set[str]  # bytecode files of scripts that defines_only()
         if opts.mapper is None:
             self.mapper = self._own(script_command(here, "mapper.py", opts.flags))
         else:
@@ -793,26 +844,40 @@ class Commands:
         self.own.append(argv)
         return argv
 
-    def use_bytecode(self, work: str) -> None:
-        """Run this project's scripts from bytecode compiled once, here. Python compiles a
-        script that it runs as a program every time (it caches only imported modules), and
-        that costs each of hundreds of small map tasks as much as reading its input. A script
-        that does not compile is left as it is, to fail in its task as it would on the cluster."""
-        import py_compile
-        compiled = {}  # type: Dict[str, str]  # reducer.py serves as reducer and combiner
+    def use_bytecode(self, work: str, kept: Kept) -> None:
+        """Run this project's scripts from bytecode, WORK/NAME.pyc. Python compiles a script
+        that it runs as a program every time (it caches only imported modules), and that
+        costs each of hundreds of small map tasks as much as reading its input. The code,
+        and whether the script defines_only(), is kept from run to run while the script stays
+        the same. A script that does not compile is left as it is, to fail in its task as it
+        would on the cluster."""
+        import importlib.util
+        compiled = {}  # type: Dict[str, Optional[str]]  # reducer.py serves as reducer and combiner
         for argv in self.own:
             source = argv[2]
             if source not in compiled:
-                target = os.path.join(work, os.path.basename(source) + "c")
+                compiled[source] = None
                 try:
-                    py_compile.compile(source, cfile=target, dfile=source, doraise=True)
-                except (py_compile.PyCompileError, OSError):
-                    target = source
-                compiled[source] = target
-            argv[2] = compiled[source]
-            if argv[2] != source:
+                    code, plain = script_code(source, kept)
+                except (OSError, SyntaxError, ValueError):
+                    continue
+                target = compiled[source] = os.path.join(work, os.path.basename(source) + "c")
+                with open(target, "wb") as f:  # the header of a .pyc; run as a program, it is not checked
+                    f.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))
+                if plain:
+                    self.defining_only.add(target)
+            if compiled[source] is not None:
+                argv[2] = compiled[source]  # type: ignore[assignment]
                 self.compiled.append(argv)
-                self.sources[argv[2]] = source
+
+
+def script_code(path: str, kept: Kept) -> Tuple[Any, bool]:
+    """A script's code, and whether it defines_only(), kept while the script (and its path,
+    which tracebacks name) stays the same."""
+    with open(path, "rb") as f:
+        source = f.read()
+    return kept(os.path.basename(path), os.fsencode(path) + b"\0" + source,
+                lambda: (compile(source, path, "exec"), defines_only(source, path)))
 
 
 # ------------------------------------------------------------------------------------
@@ -832,15 +897,16 @@ class Commands:
 PRELOADED = ("argparse", "collections", "datetime", "decimal", "json", "math", "operator", "os", "re", "shutil",
              "sys", "zlib")
 
-# The server, run as `python3 -S -c FORK_SERVER SOCKET_FD MODULE,... SCRIPT...`. It imports
-# the modules, and runs the top level of each SCRIPT once under another name than __main__,
-# which leaves its regular expressions compiled in re's cache for every child: only scripts
-# that define and nothing else are given (see defines_only). It also parses a sample
-# command line with argparse, whose own regular expressions are compiled on first use.
-# Then it reads requests from the socket, each one a length-prefixed marshal of
-# ("run", id, script, argv, env) with the task's stdin, stdout and stderr attached
-# (SCM_RIGHTS), or ("kill", pid); it answers ("started", id, pid), ("refused", id, reason)
-# and ("exited", pid, returncode).
+# The server, run as `python3 -S -c FORK_SERVER SOCKET_FD MODULE,...`. It imports the
+# modules and parses a sample command line with argparse, whose own regular expressions are
+# compiled on first use. The engine starts it first thing, so that this happens while the
+# engine compiles the scripts. Then it reads requests from the socket, each one a
+# length-prefixed marshal of ("warm", [SCRIPT, ...]): run the top level of each SCRIPT once
+# under another name than __main__, which leaves its regular expressions compiled in re's
+# cache for every child (only scripts that define and nothing else are given, see
+# defines_only); ("run", id, script, argv, env) with the task's stdin, stdout and stderr
+# attached (SCM_RIGHTS); or ("kill", pid). It answers ("started", id, pid),
+# ("refused", id, reason) and ("exited", pid, returncode).
 FORK_SERVER = r'''
 import array, marshal, os, select, signal, socket, struct, sys, types
 
@@ -970,11 +1036,14 @@ def start(request_id, script, argv, env, fds, keep):
     send(("started", request_id, pid))
 
 
-def preload(modules, scripts):
+def preload(modules):
     for name in modules:
         __import__(name)
     if "argparse" in sys.modules:
         warm_up_argparse(sys.modules["argparse"])
+
+
+def warm(scripts):
     for script in scripts:
         try:
             exec(code_of(script), {"__name__": "__fork_server__", "__builtins__": __builtins__})
@@ -1018,6 +1087,8 @@ def serve():
                 break
             if message[0] == "run" and len(fds) == 3:
                 start(message[1], message[2], message[3], message[4], fds, keep)
+            elif message[0] == "warm":
+                warm(message[1])
             elif message[0] == "kill" and message[1] in children:
                 os.kill(message[1], signal.SIGKILL)
         finally:
@@ -1031,20 +1102,20 @@ def serve():
         children.discard(pid)
 
 
-preload(sys.argv[2].split(","), sys.argv[3:])
+preload(sys.argv[2].split(","))
 serve()
+os._exit(0)  # nothing is left to flush: the interpreter's clean-up would only make the job wait
 '''
 
 
-def defines_only(path: str) -> bool:
+def defines_only(source: bytes, path: str) -> bool:
     """Whether a script's top level only imports, defines and assigns, and runs anything else
     under `if __name__ == "__main__":` (as mapper.py and reducer.py do), so that running it
     under another name only makes its definitions."""
     import ast
     try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(), path)
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(source, path)
+    except (SyntaxError, ValueError):
         return False
     for node in tree.body:
         if isinstance(node, ast.If):
@@ -1097,12 +1168,11 @@ class ForkServer:
     def available() -> bool:
         return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket.socket, "sendmsg")
 
-    def __init__(self, scripts: List[str], env: Dict[str, str]) -> None:
+    def __init__(self, env: Dict[str, str]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with theirs, open(os.devnull, "rb") as nothing:
             self.process = subprocess.Popen(
-                [sys.executable, "-S", "-c", FORK_SERVER, str(theirs.fileno()), ",".join(PRELOADED)]
-                + scripts,
+                [sys.executable, "-S", "-c", FORK_SERVER, str(theirs.fileno()), ",".join(PRELOADED)],
                 stdin=nothing, stdout=subprocess.DEVNULL, env=env, pass_fds=[theirs.fileno()])
         self.socket = ours
         self.lock = threading.Lock()  # the state below
@@ -1112,6 +1182,10 @@ class ForkServer:
         self.by_pid = {}  # type: Dict[int, ForkedProcess]
         self.reader = threading.Thread(target=self._read_answers, daemon=True)
         self.reader.start()
+
+    def warm(self, scripts: List[str]) -> None:
+        """Have the server run these scripts' top level once (see FORK_SERVER)."""
+        self.send(("warm", scripts))
 
     def send(self, message: Tuple, fds: Sequence[int] = ()) -> None:
         body = marshal.dumps(message)
@@ -1330,32 +1404,42 @@ def run_reduce(job: Job, cmds: Commands, index: int, map_count: int) -> None:
 
 
 def run_tasks(job: Job, calls: List[Tuple]) -> None:
-    """Run (function, args...) tasks, jobs at a time; stop at the first failure."""
+    """Run (function, args...) tasks, jobs at a time, in threads; stop at the first failure."""
     failures = []  # type: List[str]
+    errors = []  # type: List[BaseException]  # anything else a task raised: raised here
+    pending = iter(calls)  # shared by the workers: each takes the next task
 
-    def one(call: Tuple) -> None:
-        if job.failed.is_set():
-            return
-        try:
-            call[0](*call[1:])
-        except TaskFailed as failure:
-            with job.lock:
-                if not job.failed.is_set() and str(failure):
-                    failures.append(str(failure))
+    def worker() -> None:
+        for call in pending:
+            if job.failed.is_set():
+                return
+            try:
+                call[0](*call[1:])
+            except TaskFailed as failure:
+                with job.lock:
+                    if not job.failed.is_set() and str(failure):
+                        failures.append(str(failure))
+                    job.failed.set()
+                job.kill_all()
+            except BaseException as error:
+                errors.append(error)
                 job.failed.set()
-            job.kill_all()
+                job.kill_all()
 
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(max_workers=job.opts.jobs)
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(job.opts.jobs, len(calls)))]
+    for thread in workers:
+        thread.start()
     try:
-        for future in [pool.submit(one, call) for call in calls]:
-            future.result()
-    except BaseException:
+        for thread in workers:
+            thread.join()
+    except BaseException:  # ^C or a SIGTERM here: stop the tasks, then let the workers end
         job.failed.set()
         job.kill_all()
+        for thread in workers:
+            thread.join()
         raise
-    finally:
-        pool.shutdown(wait=True)
+    if errors:
+        raise errors[0]
     if job.failed.is_set():
         raise TaskFailed(failures[0] if failures else "%s: a task failed" % PROG)
 
@@ -1442,7 +1526,7 @@ def emit_merged(parts: List[str], temp: str) -> int:
     return 0
 
 
-def run_emulated(opts: Options, here: str) -> int:
+def run_emulated(opts: Options, here: str, kept: Kept) -> int:
     cmds = Commands(opts, here)
     inputs = resolve_inputs(opts.inputs or [os.path.join(here, "sample_data")])
     # Hadoop numbers map tasks by split size, largest first (a stable sort).
@@ -1454,11 +1538,12 @@ def run_emulated(opts: Options, here: str) -> int:
     if sys.stderr.isatty():
         progress.start()
     try:
+        if opts.fork_server and cmds.own and ForkServer.available():
+            job.fork_server = ForkServer(dict(os.environ))  # it starts while the scripts compile
         os.mkdir(os.path.join(work, "map"))
-        cmds.use_bytecode(work)
-        if opts.fork_server and cmds.compiled and ForkServer.available():
-            warm = sorted(set(argv[2] for argv in cmds.compiled if defines_only(cmds.sources[argv[2]])))
-            job.fork_server = ForkServer(warm, dict(os.environ))
+        cmds.use_bytecode(work, kept)
+        if job.fork_server is not None and cmds.compiled:
+            job.fork_server.warm(sorted(cmds.defining_only))
             job.forked = cmds.compiled
         if output is not None:
             job.out_dir = output.staging
@@ -1621,13 +1706,12 @@ def run_hadoop(opts: Options, here: str) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main(argv: List[str]) -> int:
-    here = argv[0]
+def main(here: str, argv: List[str], kept: Kept) -> int:
     try:
-        opts = parse_options(argv[1:])
+        opts = parse_options(argv)
         if opts.hadoop:
             return run_hadoop(opts, here)
-        return run_emulated(opts, here)
+        return run_emulated(opts, here, kept)
     except UsageError as err:
         sys.stderr.write("%s: %s\n" % (PROG, err))
         return 2
@@ -1637,13 +1721,13 @@ def on_terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
+def command_line(script: str, argv: List[str], kept: Kept) -> None:
+    """`run_local.sh ARGS...`, as the bootstrap at the top of this file calls it: SCRIPT is
+    this file's path, kept() its cache of compiled code. Exits with the job's status."""
     signal.signal(signal.SIGTERM, on_terminate)
     try:
-        sys.exit(main(sys.argv[1:]))
+        sys.exit(main(os.path.dirname(os.path.abspath(script)), argv, kept))
     except KeyboardInterrupt:
         sys.stderr.write("%s: interrupted; no output written\n" % PROG)
         sys.exit(130)
 PYTHON
-
-exec python3 -S -c "$engine" "$here" "$@"

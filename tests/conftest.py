@@ -53,6 +53,15 @@ def counters(stderr: bytes) -> Dict[str, int]:
     return totals
 
 
+@pytest.fixture(scope="session", autouse=True)
+def code_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """run_local.sh keeps compiled code in $XDG_CACHE_HOME/firehose-mr: the suite's runs keep
+    theirs in a temporary directory, not in the home directory of whoever runs the tests."""
+    where = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(where)
+    return where / "firehose-mr"
+
+
 @pytest.fixture(scope="session")
 def en_us_locale(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """Environment for a real en_US.UTF-8 locale (compiled with localedef into a temp dir),
