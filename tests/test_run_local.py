@@ -10,8 +10,10 @@ import json
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -537,6 +539,47 @@ def test_a_failing_reducer_and_a_truncated_gzip_are_reported(tmp_path):
     (tmp_path / "cut.gz").write_bytes(gzip.compress(b"x\n" * 1000)[:-20])
     run = run_local(["--mapper", "cat", "cut.gz"], cwd=tmp_path, check=False)
     assert run.returncode == 1 and "cut.gz" in run.stderr and "end of compressed data" in run.stderr
+
+
+def gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie that nobody reaped yet counts as ended)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("how", ["^C", "kill"])
+def test_an_interrupted_job_stops_its_tasks_and_leaves_nothing(tmp_path, how):
+    """^C (SIGINT to the whole process group, as a terminal sends it) or `kill` (SIGTERM to
+    run_local.sh alone) while map tasks run: the tasks end, the exit status is 130, and
+    neither an output directory nor a work directory is left."""
+    started = tmp_path / "started"
+    started.mkdir()
+    script(tmp_path, "slow.py", "open(os.path.join(%r, str(os.getpid())), 'w').close()\n"
+           "import time\ntime.sleep(60)\n" % str(started))
+    write_tree(tmp_path / "in", {"a": b"1\n", "b": b"2\n", "c": b"3\n"})
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([str(RUN_LOCAL), "--mapper", "slow.py", "-j", "2", "-o", "out", "in"],
+                            cwd=str(tmp_path), env=clean_env(TMPDIR=str(tmp_path / "tmp")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(list(started.iterdir())) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    if how == "^C":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"run_local.sh: interrupted; no output written\n" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "slow.py", "started", "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+    tasks = [int(p.name) for p in started.iterdir()]
+    while not all(gone(pid) for pid in tasks):
+        assert time.monotonic() < deadline, tasks
+        time.sleep(0.05)
 
 
 def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
