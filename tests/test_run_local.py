@@ -174,10 +174,12 @@ def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
     assert b"\r" not in data and RUN_LOCAL.stat().st_mode & 0o111 == 0o111
     checked = subprocess.run([tool("shellcheck"), str(RUN_LOCAL)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout
-    engine = tmp_path / "engine.py"
+    engine, bootstrap = tmp_path / "engine.py", tmp_path / "bootstrap.py"
     engine.write_text(engine_source())
+    bootstrap.write_text(RUN_LOCAL.read_text().split("\nbootstrap='\n", 1)[1].split("\n'\n", 1)[0])
+    assert "def kept(" in bootstrap.read_text()
     vermin = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations",
-                             "--eval-annotations", str(engine)], capture_output=True, text=True)
+                             "--eval-annotations", str(engine), str(bootstrap)], capture_output=True, text=True)
     assert vermin.returncode == 0, vermin.stdout + vermin.stderr
 
 
