@@ -129,6 +129,11 @@ _KEY_ESCAPE = re.compile(b"[\x01\x03](.)", re.DOTALL)
 _KEY_BYTES = re.compile(b"(?:(?:[^\x00-\x0d]|[\x01\x03][\x40-\x4d])*\x02)*\\Z")
 
 
+def is_key(key: bytes) -> bool:
+    """Whether key is one that mapper.py writes (see encode_key)."""
+    return _KEY_BYTES.match(key) is not None
+
+
 def decode_key(key: bytes) -> bytes:
     key = key.replace(b"\x02", b"\t")  # first: an escape's second byte is never \x02
     if b"\x01" in key or b"\x03" in key:
@@ -157,10 +162,11 @@ class Reducer:
         self.combine = combine
         self.skipped = 0
 
-    def merge_into(self, totals: Totals, number: int, key: bytes, fields: List[bytes]) -> None:
-        """Merge one line; a line that is not mapper output is reported and counted."""
+    def merge_into(self, totals: Totals, number: int, key_ok: bool, fields: List[bytes]) -> None:
+        """Merge one line (key_ok: whether its key is a mapper.py key, checked once per key);
+        a line that is not mapper output is reported and counted."""
         try:
-            if _KEY_BYTES.match(key) is None:
+            if not key_ok:
                 raise BadLine("its key is not a mapper.py key")
             totals.merge(fields)
         except BadLine as problem:
@@ -179,24 +185,26 @@ class Reducer:
     def streaming(self, lines: Iterable[Tuple[int, bytes, List[bytes]]]) -> None:
         """Input sorted by key (Hadoop): one group in memory at a time."""
         current = None  # type: Optional[bytes]
-        totals = Totals()
+        totals, key_ok = Totals(), False
         for number, key, fields in lines:
             if key != current:
                 if totals.lines:
                     self.write(current, totals)
-                current, totals = key, Totals()
-            self.merge_into(totals, number, key, fields)
+                current, totals, key_ok = key, Totals(), is_key(key)
+            self.merge_into(totals, number, key_ok, fields)
         if totals.lines:
             self.write(current, totals)
 
     def buffered(self, lines: Iterable[Tuple[int, bytes, List[bytes]]]) -> None:
         """Input in any order: every group in memory, written in byte order at the end."""
         groups = {}  # type: Dict[bytes, Totals]
+        keys_ok = {}  # type: Dict[bytes, bool]
         for number, key, fields in lines:
             totals = groups.get(key)
             if totals is None:
                 totals = groups[key] = Totals()
-            self.merge_into(totals, number, key, fields)
+                keys_ok[key] = is_key(key)
+            self.merge_into(totals, number, keys_ok[key], fields)
         for key in sorted(groups):
             if groups[key].lines:
                 self.write(key, groups[key])
