@@ -13,7 +13,8 @@ Runs a Hadoop Streaming job locally, giving what Hadoop gives. By default the jo
 project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
 
 INPUT (default: sample_data next to this script)
-  FILE                one map task for the file; .gz, .bz2 and .deflate are decompressed
+  FILE                one map task for the file (one per split if it is larger than 1.1
+                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed
   DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
                       as Hadoop's FileInputFormat skips them
   'GLOB'              a pattern (*, ?, [...]) expanded here if the shell did not
@@ -35,6 +36,10 @@ Options
                       Hadoop does (default combiner: reducer.py --combine)
       --combiner CMD  the combiner command (implies -c)
   -j, --jobs N        run N tasks at a time (default: the number of CPUs)
+      --block-size N  the block size in bytes, which sets the split size as in Hadoop: a file
+                      larger than 1.1 splits gets a map task per split (default 33554432,
+                      Hadoop's on a local file system; give your cluster's S3 or HDFS block
+                      size to get its map tasks). Compressed files are never split here
       --no-fork-server
                       start each task of the pair as a new python3 process; by default
                       they are forked from one that has already imported the standard
@@ -170,6 +175,9 @@ COUNTER_RE = re.compile(r"^([+-]?[0-9]+)$")
 HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework", "Shuffle Errors",
                  "File Input Format Counters", "File Output Format Counters")
 UNSUPPORTED_CODECS = (".snappy", ".lz4", ".zst", ".lzo")
+COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$", re.IGNORECASE)  # decompressed by name; never split here
+LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
+SPLIT_SLOP = 1.1  # FileInputFormat: the last piece of a file may be up to 10 % over the split size
 
 
 class UsageError(Exception):
@@ -342,6 +350,73 @@ def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
         sink.write(b"\n")
 
 
+def feed_split(raw: IO[bytes], start: int, size: int, sink: IO[bytes]) -> None:
+    """Write one split of an uncompressed file as Hadoop's LineRecordReader reads it: cut like
+    LineReader, every line ending in LF (see split_bytes for which lines)."""
+    cutter = LineCutter()
+    last = b"\n"
+    for chunk in split_bytes(raw, start, start + size):
+        chunk = cutter.feed(chunk)
+        if chunk:
+            sink.write(chunk)
+            last = chunk[-1:]
+    tail = cutter.end()
+    if tail:
+        sink.write(tail)
+        last = tail
+    if last != b"\n":
+        sink.write(b"\n")
+
+
+def split_bytes(raw: IO[bytes], start: int, end: int) -> Iterator[bytes]:
+    """The bytes of the lines of the split [start, end) of a file: those that begin after
+    start (or at 0) and not after end, the last one read to its end past the split. A split
+    that does not begin the file skips the line it begins in, which the split before read;
+    the first split drops a UTF-8 BOM at the start of the file."""
+    raw.seek(start)
+    line = rest_of_line(raw)
+    position = start + len(line)
+    if start == 0:
+        yield line[3:] if line.startswith(b"\xef\xbb\xbf") else line
+    if position > end:
+        return
+    raw.seek(position)
+    left = end - position
+    while left > 0:
+        block = raw.read(min(BLOCK, left))
+        if not block:
+            return
+        left -= len(block)
+        yield block
+    yield rest_of_line(raw)  # the line that begins at end or runs across it (or CR LF's LF)
+
+
+def rest_of_line(raw: IO[bytes]) -> bytes:
+    """The bytes from raw's position to the end of the line, its LF, CR or CR LF included
+    (to the end of the file if no line end comes)."""
+    pieces = []  # type: List[bytes]
+    while True:
+        block = raw.read(65536)
+        if not block:
+            return b"".join(pieces)
+        lf, cr = block.find(b"\n"), block.find(b"\r")
+        ends = [i for i in (lf, cr) if i >= 0]
+        if not ends:
+            pieces.append(block)
+            continue
+        cut = min(ends) + 1
+        if cut == cr + 1:  # a CR: with the LF after it, if one comes
+            if cut == len(block):
+                pieces.append(block)
+                if raw.read(1) == b"\n":
+                    pieces.append(b"\n")
+                return b"".join(pieces)
+            if block[cut:cut + 1] == b"\n":
+                cut += 1
+        pieces.append(block[:cut])
+        return b"".join(pieces)
+
+
 def feed_files_as_records(paths: List[str], sink: IO[bytes]) -> None:
     """Files of a task's raw output as "key<TAB>value" lines (see cut_output)."""
     for path in paths:
@@ -393,10 +468,18 @@ class Input:
 
     def __init__(self, name: str, size: int, uri: Optional[str], path: Optional[str]) -> None:
         self.name = name  # as the user sees it (a path, "-" or s3://...)
-        self.size = size
+        self.size = size  # of the split: the whole file, or a piece of it
+        self.start = 0  # where the split begins in the file
+        self.whole = True  # whether the split is the whole file
         self.uri = uri  # what Hadoop names it in mapreduce_map_input_file
         self.path = path  # the local file to read (S3: once downloaded; None: stdin)
         self.download = None  # type: Optional[Tuple[str, str]]  # S3: (source, relative path)
+
+    def piece(self, start: int, size: int) -> "Input":
+        """The split of this file that begins at start."""
+        split = Input(self.name, size, self.uri, self.path)
+        split.start, split.whole, split.download = start, False, self.download
+        return split
 
 
 def hidden(name: str) -> bool:
@@ -508,6 +591,25 @@ def resolve_inputs(args: List[str]) -> List[Input]:
     return inputs
 
 
+def input_splits(inputs: List[Input], block_size: int) -> List[Input]:
+    """The map tasks' inputs, as Hadoop's FileInputFormat (the old API, which streaming uses)
+    makes them: the split size is the block size, or the whole input's size if smaller; a file
+    larger than 1.1 split sizes is cut into splits of that size, the last one up to 1.1 times
+    as large. Compressed files and standard input stay whole (Hadoop splits .bz2; not here)."""
+    split_size = max(1, min(sum(i.size for i in inputs), block_size))
+    splits = []  # type: List[Input]
+    for source in inputs:
+        if source.name == "-" or COMPRESSED.search(source.name) or source.size / split_size <= SPLIT_SLOP:
+            splits.append(source)
+            continue
+        left = source.size
+        while left / split_size > SPLIT_SLOP:
+            splits.append(source.piece(source.size - left, split_size))
+            left -= split_size
+        splits.append(source.piece(source.size - left, left))
+    return splits
+
+
 # ------------------------------------------------------------------------------------
 # Tasks.
 # ------------------------------------------------------------------------------------
@@ -552,7 +654,7 @@ class Job:
         if source is not None and source.uri is not None:
             for prefix in ("mapreduce_map_input_", "map_input_"):
                 env[prefix + "file"] = source.uri
-                env[prefix + "start"] = "0"
+                env[prefix + "start"] = str(source.start)
                 env[prefix + "length"] = str(source.size)
         return env
 
@@ -746,6 +848,7 @@ class Options:
         self.combiner = None  # type: Optional[str]
         self.hadoop = False
         self.fork_server = True
+        self.block_size = LOCAL_BLOCK_SIZE  # type: Any
         self.inputs = []  # type: List[str]
         self.flags = []  # type: List[str]
 
@@ -754,7 +857,7 @@ def parse_options(argv: List[str]) -> Options:
     opts = Options()
     with_value = {"-o": "output", "--output": "output", "-r": "reducers", "--reducers": "reducers",
                   "-j": "jobs", "--jobs": "jobs", "--mapper": "mapper", "--reducer": "reducer",
-                  "--combiner": "combiner"}
+                  "--combiner": "combiner", "--block-size": "block_size"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -782,13 +885,15 @@ def parse_options(argv: List[str]) -> Options:
         else:
             opts.inputs.append(arg)
         i += 1
-    for name in ("reducers", "jobs"):
+    for name in ("reducers", "jobs", "block_size"):
         value = getattr(opts, name)
         if not (isinstance(value, int) or re.match(r"^[0-9]+$", value)):
-            raise UsageError("--%s needs a number, not %r" % (name, value))
+            raise UsageError("--%s needs a number, not %r" % (name.replace("_", "-"), value))
         setattr(opts, name, int(value))
     if opts.jobs < 1:
         raise UsageError("--jobs needs at least 1")
+    if opts.block_size < 1:
+        raise UsageError("--block-size needs at least 1")
     if opts.combiner is not None:
         opts.combine = True
     if opts.combine and opts.combiner is None and opts.reducer is not None:
@@ -1315,7 +1420,7 @@ def download(job: Job, inputs: List[Input]) -> None:
 def already_lines(path: str) -> bool:
     """Whether a local file is, as it is, what Hadoop would give its mapper (not compressed,
     no CR, no BOM, empty or ending in LF), so that the mapper can read it directly."""
-    if re.search(r"\.(gz|bz2|deflate)$", path, re.IGNORECASE) or os.path.getsize(path) > 1 << 28:
+    if COMPRESSED.search(path) or os.path.getsize(path) > 1 << 28:
         return False
     with open(path, "rb") as f:
         block = f.read(BLOCK)
@@ -1338,12 +1443,18 @@ def run_map(job: Job, cmds: Commands, index: int, source: Input) -> None:
         out = os.path.join(job.out_dir, "part-%05d" % index)
     else:
         out = os.path.join(job.work, "map", tag)
-    what = "input %s (map task %d)" % (source.name, index)
+    what = "input %s%s (map task %d)" % (
+        source.name, "" if source.whole else ", bytes %d-%d" % (source.start, source.start + source.size), index)
     collect = lambda stream: cut_output(stream, out, opts.reducers)  # noqa: E731
     stages = [("mapper", cmds.mapper, env)]  # type: List[Stage]
     if source.path is None:  # standard input
         pipeline(job, stages, what, tag, collect=collect,
                  feed=lambda sink: feed_records(sys.stdin.buffer, "-", sink))
+    elif not source.whole:
+        def feed_piece(sink: IO[bytes]) -> None:
+            with open(source.path or "", "rb") as raw:
+                feed_split(raw, source.start, source.size, sink)
+        pipeline(job, stages, what, tag, feed=feed_piece, collect=collect)
     elif already_lines(source.path):
         with open(source.path, "rb") as stdin:
             pipeline(job, stages, what, tag, stdin=stdin, collect=collect)
@@ -1528,7 +1639,8 @@ def emit_merged(parts: List[str], temp: str) -> int:
 
 def run_emulated(opts: Options, here: str, kept: Kept) -> int:
     cmds = Commands(opts, here)
-    inputs = resolve_inputs(opts.inputs or [os.path.join(here, "sample_data")])
+    inputs = input_splits(resolve_inputs(opts.inputs or [os.path.join(here, "sample_data")]),
+                          opts.block_size)
     # Hadoop numbers map tasks by split size, largest first (a stable sort).
     inputs = sorted(inputs, key=lambda i: -i.size)
     output = Output(opts.output, opts.force) if opts.output else None
@@ -1664,6 +1776,7 @@ def run_hadoop(opts: Options, here: str) -> int:
                    "-D", "mapreduce.input.fileinputformat.input.dir.recursive=true",
                    "-D", "mapreduce.local.map.tasks.maximum=%d" % opts.jobs,
                    "-D", "mapreduce.local.reduce.tasks.maximum=%d" % opts.jobs,
+                   "-D", "fs.local.block.size=%d" % opts.block_size,
                    "-files", ",".join(shipped),
                    "-mapper", mapper, "-reducer", reducer]
         if combiner:

@@ -321,3 +321,50 @@ def test_any_streaming_scripts_give_the_part_files_of_hadoop(hadoop: Hadoop, tmp
         assert b"a\tfirst\na\x03\tsecond\n" in hadoop_files[part]
     assert output_files(tmp_path / "local") == hadoop_files, on_local.stderr
     assert on_hadoop.returncode == on_local.returncode == 0
+
+
+# Files cut into splits at a block size of 64 bytes, each with a line end where a split begins
+# or ends: CR LF across two splits, a lone CR or an LF as a split's last byte, a line longer
+# than a split (so that one split begins no line), a BOM and no final line end, CR LF lines.
+# Files of up to 1.1 splits, compressed files and empty files stay whole.
+SPLIT_PROBE = r"""#!/usr/bin/env python3
+import os, sys
+data = sys.stdin.buffer.read()
+print(os.environ["mapreduce_map_input_start"], os.environ["mapreduce_map_input_length"],
+      os.path.basename(os.environ["mapreduce_map_input_file"]), data.hex())
+"""
+SPLIT_INPUT = {
+    "crlf-across": b"a" * 63 + b"\r\n" + b"b\n" * 40,
+    "cr-last": b"a" * 63 + b"\r" + b"c\n" * 40,
+    "lf-last": b"a" * 63 + b"\n" + b"d\n" * 40,
+    "long-line": b"e" * 200 + b"\n" + b"f\n" * 10,
+    "bom": b"\xef\xbb\xbf" + b"g\r\n" * 30 + b"no line end",
+    "small": b"small\n" * 11,
+    "packed.gz": gzip.compress(b"h\n" * 100),
+    "empty": b"",
+}
+
+
+def test_large_files_are_split_into_map_tasks_as_hadoop_splits_them(hadoop: Hadoop, tmp_path):
+    for name, data in SPLIT_INPUT.items():
+        (tmp_path / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / name).write_bytes(data)
+    (tmp_path / "probe.py").write_text(SPLIT_PROBE)
+    (tmp_path / "probe.py").chmod(0o755)
+    hadoop.streaming(["-D", "fs.local.block.size=64", "-D", "mapreduce.job.reduces=0",
+                      "-files", "probe.py", "-input", "data", "-output", "hadoop",
+                      "-mapper", "probe.py"], cwd=tmp_path)
+    run_local(["--block-size", "64", "-r", "0", "--mapper", "probe.py", "-o", "local", "data"],
+              cwd=tmp_path)
+    hadoop_files = output_files(tmp_path / "hadoop")
+    tasks = [hadoop_files[name].split() for name in sorted(part_files(tmp_path / "hadoop"))]
+    assert len(tasks) == 18 and {t[2].decode() for t in tasks} == set(SPLIT_INPUT)  # every file read
+    assert [t[:2] for t in tasks if t[2] == b"long-line"][:4] == [[b"0", b"64"], [b"64", b"64"],
+                                                                  [b"128", b"64"], [b"192", b"29"]]
+    # The same splits with the same lines; map tasks numbered by split length, largest first.
+    # (Among splits of one length, Hadoop follows the local file system's directory order,
+    # run_local.sh the names' order, as S3 and HDFS list them.)
+    local_files = output_files(tmp_path / "local")
+    assert sorted(local_files.values()) == sorted(hadoop_files.values())
+    lengths = [int(local_files[name].split()[1]) for name in sorted(part_files(tmp_path / "local"))]
+    assert lengths == sorted(lengths, reverse=True)

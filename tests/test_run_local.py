@@ -2,10 +2,13 @@
 
 Everything runs run_local.sh as a process, with the real pair or with small stand-in streaming
 scripts written into tmp_path, and checks the result against what Hadoop Streaming does (as
-pinned in test_hadoop_behaviour.py) or against an in-memory reference computation."""
+pinned in test_hadoop_behaviour.py) or against an in-memory reference computation; but for one
+property of the engine's file splits, checked on its functions directly."""
 import bz2
 import ctypes
+import functools
 import gzip
+import io
 import json
 import os
 import pty
@@ -16,7 +19,7 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -168,6 +171,37 @@ def engine_source() -> str:
     return text.split("\n: <<'PYTHON'\n", 1)[1].rsplit("\nPYTHON\n", 1)[0]
 
 
+@functools.lru_cache(maxsize=None)
+def engine_functions() -> Dict[str, Any]:
+    """The engine's definitions (its top level only imports and defines), made once."""
+    namespace = {"__name__": "run_local"}  # type: Dict[str, Any]
+    exec(compile(engine_source(), "run_local.sh", "exec"), namespace)
+    return namespace
+
+
+class Sink(io.BytesIO):
+    def close(self) -> None:  # what a map task's stdin got stays readable
+        pass
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"\xef\xbb\xbf", b"\t"]),
+                     max_size=60).map(b"".join),
+       split=st.integers(1, 17))
+def test_the_splits_of_a_file_give_each_of_its_lines_once(data, split):
+    """The tasks of a file's splits get, together and in order, the lines its one task gets
+    when it is not split (how those compare with Hadoop's: test_hadoop_conformance.py)."""
+    engine = engine_functions()
+    whole = Sink()
+    engine["feed_records"](io.BytesIO(data), "file", whole)
+    pieces = b""
+    for start in range(0, len(data), split):
+        sink = Sink()
+        engine["feed_split"](io.BytesIO(data), start, min(split, len(data) - start), sink)
+        pieces += sink.getvalue()
+    assert pieces == whole.getvalue()
+
+
 def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
     data = RUN_LOCAL.read_bytes()
     assert data.startswith(b"#!/usr/bin/env bash\n") and b"set -euo pipefail" in data
@@ -186,7 +220,7 @@ def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
 def test_help_documents_every_flag():
     run = run_local(["--help"])
     text = run.stdout.decode()
-    for flag in ["-o", "--force", "-r", "-c", "--combiner", "-j", "--mapper", "--reducer",
+    for flag in ["-o", "--force", "-r", "-c", "--combiner", "-j", "--block-size", "--mapper", "--reducer",
                  "--hadoop", "s3://", "HADOOP_STREAMING_JAR", "mapreduce_map_input_file",
                  "reporter:counter:", "_SUCCESS"]:
         assert flag in text, flag
@@ -196,6 +230,8 @@ def test_help_documents_every_flag():
     (["--nope"], "unknown option --nope"),
     (["-r", "x"], "needs a number"),
     (["-j", "0"], "at least 1"),
+    (["--block-size", "0"], "--block-size needs at least 1"),
+    (["--block-size", "1M"], "--block-size needs a number"),
     (["no/such/input"], "input path does not exist: no/such/input"),
     (["sample_data/*/nothing*"], "matches 0 files"),
     (["-c", "--reducer", "cat"], "-c with --reducer needs --combiner"),
@@ -241,10 +277,11 @@ def pair_pipe(flags: List[str]) -> bytes:
 
 
 JOBS = {
-    "census": ([], [["-r", "3", "-c", "-j", "2"]]),
+    "census": ([], [["-r", "3", "-c", "-j", "2"], ["--block-size", "3000", "-j", "2"]]),
     "country-day-guests": (["--key", "group.group_country", "--time", "mtime", "--per", "day",
                             "--value", "guests"],
-                           [["-r", "1", "-j", "1"], ["-r", "3", "-j", "2"], ["-c"], ["-r", "3", "-c"]]),
+                           [["-r", "1", "-j", "1"], ["-r", "3", "-j", "2"], ["-c"], ["-r", "3", "-c"],
+                            ["--block-size", "3000", "-r", "3", "-c"]]),
 }
 
 
