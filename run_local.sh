@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_local.sh: run a Hadoop Streaming job on this machine the way Hadoop runs it (one
-# mapper per input file, HashPartitioner, sort, combiner, part files, counters), or with
+# mapper per input split, HashPartitioner, sort, combiner, part files, counters), or with
 # --hadoop through the real `hadoop` on PATH. The engine is the Python program below
 # (standard library only, Python 3.7+), so this one file is all a machine needs.
 set -euo pipefail
