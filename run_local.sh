@@ -165,7 +165,7 @@ import threading
 import time
 import zlib
 if False:  # for readers and type checkers only: importing typing costs every run some 5 ms
-    from typing import Any, Callable, Dict, IO, Iterator, List, Optional, Sequence, Set, Tuple
+    from typing import Any, Callable, Dict, IO, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 PROG = "run_local.sh"
 Kept = "Callable[[str, bytes, Callable[[], Any]], Any]"  # the bootstrap's kept(), at the top of this file
@@ -333,12 +333,21 @@ def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
     a leading UTF-8 BOM dropped, lines cut like LineReader and ending in LF."""
     if name == "-":  # standard input: gzip is recognised by its magic bytes
         name = "-.gz" if raw.peek(2)[:2] == b"\x1f\x8b" else "-"
+    write_lines(without_bom(decompressed(raw, name)), sink)
+
+
+def feed_split(raw: IO[bytes], start: int, size: int, sink: IO[bytes]) -> None:
+    """Write one split of an uncompressed file as Hadoop's LineRecordReader reads it: cut like
+    LineReader, every line ending in LF (see split_bytes for which lines)."""
+    write_lines(split_bytes(raw, start, start + size), sink)
+
+
+def write_lines(blocks: Iterable[bytes], sink: IO[bytes]) -> None:
+    """Write bytes to sink cut into lines like LineReader: LF, CR LF and a lone CR end a line
+    and become LF, and a last line without one gets one."""
     cutter = LineCutter()
-    first, last = True, b"\n"
-    for block in decompressed(raw, name):
-        if first:
-            block = block[3:] if block.startswith(b"\xef\xbb\xbf") else block
-            first = False
+    last = b"\n"
+    for block in blocks:
         block = cutter.feed(block)
         if block:
             sink.write(block)
@@ -350,22 +359,14 @@ def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
         sink.write(b"\n")
 
 
-def feed_split(raw: IO[bytes], start: int, size: int, sink: IO[bytes]) -> None:
-    """Write one split of an uncompressed file as Hadoop's LineRecordReader reads it: cut like
-    LineReader, every line ending in LF (see split_bytes for which lines)."""
-    cutter = LineCutter()
-    last = b"\n"
-    for chunk in split_bytes(raw, start, start + size):
-        chunk = cutter.feed(chunk)
-        if chunk:
-            sink.write(chunk)
-            last = chunk[-1:]
-    tail = cutter.end()
-    if tail:
-        sink.write(tail)
-        last = tail
-    if last != b"\n":
-        sink.write(b"\n")
+def without_bom(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """The blocks, a UTF-8 BOM at the start of the first one dropped."""
+    first = True
+    for block in blocks:
+        if first:
+            block = block[3:] if block.startswith(b"\xef\xbb\xbf") else block
+            first = False
+        yield block
 
 
 def split_bytes(raw: IO[bytes], start: int, end: int) -> Iterator[bytes]:
