@@ -175,6 +175,7 @@ COUNTER_RE = re.compile(r"^([+-]?[0-9]+)$")
 HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework", "Shuffle Errors",
                  "File Input Format Counters", "File Output Format Counters")
 UNSUPPORTED_CODECS = (".snappy", ".lz4", ".zst", ".lzo")
+UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRecordReader does
 COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$", re.IGNORECASE)  # decompressed by name; never split here
 LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
 SPLIT_SLOP = 1.1  # FileInputFormat: the last piece of a file may be up to 10 % over the split size
@@ -338,8 +339,10 @@ def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
 
 def feed_split(raw: IO[bytes], start: int, size: int, sink: IO[bytes]) -> None:
     """Write one split of an uncompressed file as Hadoop's LineRecordReader reads it: cut like
-    LineReader, every line ending in LF (see split_bytes for which lines)."""
-    write_lines(split_bytes(raw, start, start + size), sink)
+    LineReader, every line ending in LF (see split_bytes for which lines), a UTF-8 BOM dropped
+    if the split begins the file."""
+    blocks = split_bytes(raw, start, start + size)
+    write_lines(without_bom(blocks) if start == 0 else blocks, sink)
 
 
 def write_lines(blocks: Iterable[bytes], sink: IO[bytes]) -> None:
@@ -364,7 +367,7 @@ def without_bom(blocks: Iterable[bytes]) -> Iterator[bytes]:
     first = True
     for block in blocks:
         if first:
-            block = block[3:] if block.startswith(b"\xef\xbb\xbf") else block
+            block = block[len(UTF8_BOM):] if block.startswith(UTF8_BOM) else block
             first = False
         yield block
 
@@ -372,13 +375,12 @@ def without_bom(blocks: Iterable[bytes]) -> Iterator[bytes]:
 def split_bytes(raw: IO[bytes], start: int, end: int) -> Iterator[bytes]:
     """The bytes of the lines of the split [start, end) of a file: those that begin after
     start (or at 0) and not after end, the last one read to its end past the split. A split
-    that does not begin the file skips the line it begins in, which the split before read;
-    the first split drops a UTF-8 BOM at the start of the file."""
+    that does not begin the file skips the line it begins in, which the split before read."""
     raw.seek(start)
     line = rest_of_line(raw)
     position = start + len(line)
     if start == 0:
-        yield line[3:] if line.startswith(b"\xef\xbb\xbf") else line
+        yield line
     if position > end:
         return
     raw.seek(position)
@@ -1425,7 +1427,7 @@ def already_lines(path: str) -> bool:
         return False
     with open(path, "rb") as f:
         block = f.read(BLOCK)
-        if block.startswith(b"\xef\xbb\xbf"):
+        if block.startswith(UTF8_BOM):
             return False
         last = b"\n"
         while block:

@@ -16,7 +16,8 @@ from conftest import REPO, clean_env
 BENCH = REPO / "bench"
 TINY = ["--size", "1MB", "--files", "2", "--reps", "1", "--seed", "7"]
 JOBS = ("census", "ktv", "words")
-VARIANTS = ["bare json.loads loop", "bare json.loads loop, 2 at once (half the bytes each)"] + ["%s %s" % (job, name) for job in JOBS for name in (
+VARIANTS = ["bare json.loads loop", "bare json.loads loop, 2 at once (half the bytes each)"] + [
+    "%s %s" % (job, name) for job in JOBS for name in (
     "naive mapper | sort | reducer", "mapper.py alone", "run_local.sh -j 1", "run_local.sh -j 1 -c",
     "run_local.sh -j 2", "run_local.sh -j 2 -c", "run_local.sh -j 2 --no-fork-server")]
 
