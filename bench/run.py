@@ -44,6 +44,7 @@ RUN_LOCAL_MODES = [(1, False, True), (1, True, True), (2, False, True), (2, True
                    (2, False, False)]  # (-j, -c, the fork server)
 MIB = 1024.0
 BARE_TWICE = "bare json.loads loop, 2 at once (half the bytes each)"
+MAPPER_TWICE = "mapper.py, 2 at once (half the bytes each)"
 
 Stage = Tuple[str, List[str], Dict[str, str]]  # role, argv, environment
 
@@ -75,7 +76,7 @@ class Variant:
         if self.kind == "bare":
             return [cat, ("bare loop", [sys.executable, str(BENCH / "bare_loop.py")], py)]
         if self.kind == "bare2":
-            return [("bare loops", [sys.executable, str(BENCH / "bare_loops.py"), "2"] + data.files, py)]
+            return [("bare loops", at_once(data, [sys.executable, str(BENCH / "bare_loop.py")]), py)]
         if self.kind == "naive":
             sort_env = dict(py, LC_ALL="C")
             return [cat,
@@ -84,6 +85,8 @@ class Variant:
                     ("naive reducer", [sys.executable, str(BENCH / "naive_reducer.py"), self.job], py)]
         if self.kind == "mapper":
             return [cat, ("mapper.py", probed("mapper", [str(data.code / "mapper.py")] + JOB_FLAGS[self.job]), py)]
+        if self.kind == "mapper2":
+            return [("mapper.py copies", at_once(data, [str(data.code / "mapper.py")] + JOB_FLAGS[self.job]), py)]
         if self.kind == "run_local":
             argv = [str(data.code / "run_local.sh"), "-j", str(self.jobs)] + (["-c"] if self.combine else []) + (
                 [] if self.fork_server else ["--no-fork-server"])
@@ -96,11 +99,17 @@ class Variant:
         raise ValueError(self.kind)
 
 
+def at_once(data: "Dataset", command: List[str]) -> List[str]:
+    """Two copies of command at once, each on about half of the bytes (bench/at_once.py)."""
+    return [sys.executable, str(BENCH / "at_once.py"), "2"] + data.files + ["--"] + command
+
+
 def all_variants(jobs: Sequence[str]) -> List[Variant]:
     variants = [Variant("bare json.loads loop", "-", "bare"), Variant(BARE_TWICE, "-", "bare2")]
     for job in jobs:
         variants.append(Variant("naive mapper | sort | reducer", job, "naive"))
         variants.append(Variant("mapper.py alone", job, "mapper"))
+        variants.append(Variant(MAPPER_TWICE, job, "mapper2"))
         for n, combine, fork_server in RUN_LOCAL_MODES:
             name = "run_local.sh -j %d%s%s" % (n, " -c" if combine else "", "" if fork_server else " --no-fork-server")
             variants.append(Variant(name, job, "run_local", n, combine, fork_server))
@@ -204,7 +213,7 @@ def run_variant(variant: Variant, data: Dataset, scratch: Path, probe_log: Optio
         except RunFailed as failure:
             tail = err_path.read_bytes()[-3000:].decode("utf-8", "replace")
             raise SystemExit("bench: FAILED: %s: %s\n%s" % (variant.label, failure, tail))
-    if variant.kind == "mapper":  # intermediate lines: the check (untimed) reduces them first
+    if variant.kind in ("mapper", "mapper2"):  # intermediate lines: the check (untimed) reduces them first
         reduced_path = scratch / "reduced"
         with out_path.open("rb") as source, reduced_path.open("wb") as reduced:
             subprocess.run([str(data.code / "reducer.py")], stdin=source, stdout=reduced, env=python_env(), check=True)
@@ -334,13 +343,20 @@ def targets(variants: List[Variant], results: Dict[str, Dict], data: Dataset) ->
         entry = results[v.label]
         wall = median(entry["wall"])
         naive = results.get("%s naive mapper | sort | reducer" % v.job)
+        mappers_twice = results.get("%s %s" % (v.job, MAPPER_TWICE))
         if v.kind == "mapper" and v.job == "ktv":
             check("mapper.py, key/time/value job, wall ÷ bare loop", wall / bare_wall, 1.2)
+        if v.kind == "mapper2" and twice_wall:
+            lines.append("- %s ÷ the bare loop split over 2 processes (not a target): %.2fx (the mapper's "
+                         "own cost on both cores at once)" % (v.label, wall / twice_wall))
         if v.kind == "run_local" and v.jobs == 2 and v.fork_server:
             check("%s, wall ÷ bare loop" % v.label, wall / bare_wall, 0.65)
             if twice_wall:
                 lines.append("  - the same ÷ the bare loop split over 2 processes (not a target): %.2fx"
                              % (wall / twice_wall))
+            if mappers_twice:
+                lines.append("  - the same ÷ mapper.py split over 2 processes (not a target): %.2fx (what "
+                             "run_local.sh adds: tasks, sort, reducer)" % (wall / median(mappers_twice["wall"])))
             if naive:
                 check("%s, wall ÷ naive pipeline" % v.label, wall / median(naive["wall"]), 0.4)
         if v.kind == "run_local" and v.job == "ktv" and not v.combine and v.jobs == 2 and v.fork_server:

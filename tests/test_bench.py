@@ -18,8 +18,9 @@ TINY = ["--size", "1MB", "--files", "2", "--reps", "1", "--seed", "7"]
 JOBS = ("census", "ktv", "words")
 VARIANTS = ["bare json.loads loop", "bare json.loads loop, 2 at once (half the bytes each)"] + [
     "%s %s" % (job, name) for job in JOBS for name in (
-    "naive mapper | sort | reducer", "mapper.py alone", "run_local.sh -j 1", "run_local.sh -j 1 -c",
-    "run_local.sh -j 2", "run_local.sh -j 2 -c", "run_local.sh -j 2 --no-fork-server")]
+    "naive mapper | sort | reducer", "mapper.py alone", "mapper.py, 2 at once (half the bytes each)",
+    "run_local.sh -j 1", "run_local.sh -j 1 -c", "run_local.sh -j 2", "run_local.sh -j 2 -c",
+    "run_local.sh -j 2 --no-fork-server")]
 
 
 def bench(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -68,6 +69,8 @@ def test_every_variant_runs_gives_the_truth_and_is_reported(tiny_run):
         assert 0 < pair < naive
     assert "Targets:" in result.stdout and "peak RSS" in result.stdout
     assert "the bare loop split over 2 processes at once, wall ÷ one bare loop" in result.stdout
+    assert "ktv run_local.sh -j 2, wall ÷ bare loop" in result.stdout
+    assert "the same ÷ mapper.py split over 2 processes (not a target)" in result.stdout
     results = list((workdir / "results").glob("*.json"))
     assert len(results) == 1 and json.loads(results[0].read_text())["reps"] == 1
 
@@ -152,10 +155,10 @@ def test_workdir_inside_the_repository_is_refused():
     assert not (REPO / "bench" / "data").exists()
 
 
-def test_the_two_bare_loops_get_the_files_in_order_and_about_half_the_bytes_each(tmp_path):
+def test_the_copies_run_at_once_get_the_files_in_order_and_about_half_the_bytes_each(tmp_path):
     sys.path.insert(0, str(BENCH))
     try:
-        import bare_loops
+        import at_once
     finally:
         sys.path.remove(str(BENCH))
     sizes = [5, 1, 1, 1, 1, 1, 4, 6]
@@ -163,7 +166,24 @@ def test_the_two_bare_loops_get_the_files_in_order_and_about_half_the_bytes_each
     for index, size in enumerate(sizes):
         files.append(str(tmp_path / ("f%d" % index)))
         Path(files[-1]).write_bytes(b"x" * size)
-    runs = bare_loops.shares(files, 2)
+    runs = at_once.shares(files, 2)
     assert runs[0] + runs[1] == files
     assert [sum(Path(f).stat().st_size for f in run) for run in runs] == [10, 10]
-    assert bare_loops.shares(files[:1], 2) == [files[:1]]
+    assert at_once.shares(files[:1], 2) == [files[:1]]
+
+
+def test_the_copies_outputs_come_whole_and_in_the_order_of_the_files(tmp_path):
+    """Two `cat`s at once, each on its share: stdout is the files, in order, not interleaved."""
+    files = []
+    for index in range(6):
+        files.append(str(tmp_path / ("f%d" % index)))
+        Path(files[-1]).write_bytes(("%d\n" % index).encode() * (20000 * (index + 1)))
+    result = subprocess.run([sys.executable, str(BENCH / "at_once.py"), "2", *files, "--", "cat"],
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"".join(Path(f).read_bytes() for f in files)
+    failing = subprocess.run([sys.executable, str(BENCH / "at_once.py"), "2", *files, "--", "false"],
+                             capture_output=True, timeout=60)
+    assert failing.returncode == 1
+    usage = subprocess.run([sys.executable, str(BENCH / "at_once.py"), "2", *files], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage: at_once.py N FILE... -- COMMAND..." in usage.stderr
