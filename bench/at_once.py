@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """N copies of a command at once, each fed by `cat` a run of the files with about 1/N of the
-bytes; their outputs, whole and in order, on stdout. With the bare loop it shows what this
-machine's cores give together (0.5x one bare loop on two cores that do not slow each other
-down); with mapper.py, what the mapper alone gives on those cores, with no harness around it.
+bytes; their outputs, whole and in order, on stdout (each is held in memory until every copy
+has ended: this is for commands that write little, such as a mapper that aggregates).
+
+With the bare loop it shows what this machine's cores give together (0.5x one bare loop on two
+cores that do not slow each other down); with mapper.py, what the mapper alone gives on those
+cores, with no harness around it.
 
 usage: at_once.py N FILE... -- COMMAND..."""
 import os
