@@ -151,6 +151,7 @@ import array
 import fnmatch
 import glob
 import marshal
+import mmap
 import os
 import random
 import re
@@ -1422,20 +1423,19 @@ def download(job: Job, inputs: List[Input]) -> None:
 
 def already_lines(path: str) -> bool:
     """Whether a local file is, as it is, what Hadoop would give its mapper (not compressed,
-    no CR, no BOM, empty or ending in LF), so that the mapper can read it directly."""
-    if COMPRESSED.search(path) or os.path.getsize(path) > 1 << 28:
+    no CR, no BOM, empty or ending in LF), so that the mapper can read it directly. The file
+    is looked at in place (mapped, not read: no copy, half the CPU); if it cannot be mapped,
+    the answer is no, and its lines go through feed_records, which gives the same bytes."""
+    size = os.path.getsize(path)
+    if COMPRESSED.search(path) or size > 1 << 28:
         return False
-    with open(path, "rb") as f:
-        block = f.read(BLOCK)
-        if block.startswith(UTF8_BOM):
-            return False
-        last = b"\n"
-        while block:
-            if b"\r" in block:
-                return False
-            last = block[-1:]
-            block = f.read(BLOCK)
-    return last == b"\n"
+    if size == 0:
+        return True
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return view[-1:] == b"\n" and view[:len(UTF8_BOM)] != UTF8_BOM and view.find(b"\r") < 0
+    except (OSError, ValueError):  # a file system without mmap, or a file that shrank meanwhile
+        return False
 
 
 def run_map(job: Job, cmds: Commands, index: int, source: Input) -> None:

@@ -16,6 +16,7 @@ import re
 import signal
 import struct
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -200,6 +201,27 @@ def test_the_splits_of_a_file_give_each_of_its_lines_once(data, split):
         engine["feed_split"](io.BytesIO(data), start, min(split, len(data) - start), sink)
         pieces += sink.getvalue()
     assert pieces == whole.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\r\n", b"\xef\xbb\xbf", b"\xef"]),
+                     max_size=12).map(b"".join))
+def test_a_file_goes_to_its_mapper_unchanged_only_when_that_is_what_hadoop_gives(data):
+    """already_lines() lets a map task read the file itself: only when cutting it into lines
+    like Hadoop (feed_records) gives the same bytes, and whenever it plainly does (no CR, no
+    BOM first, empty or ending in LF)."""
+    engine = engine_functions()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "object")
+        with open(path, "wb") as f:
+            f.write(data)
+        direct = engine["already_lines"](path)
+    fed = Sink()
+    engine["feed_records"](io.BytesIO(data), "object", fed)
+    if direct:
+        assert fed.getvalue() == data
+    plain = b"\r" not in data and not data.startswith(b"\xef\xbb\xbf") and data[-1:] in (b"", b"\n")
+    assert direct == plain
 
 
 def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
