@@ -241,13 +241,19 @@ has_bare_comma() {
   return 1
 }
 
-# Keys under s3://bucket/prefix (the first page of up to 1000) into the file $4, one a line.
+# Keys under s3://bucket/prefix into the file $4, one a line: at most $5 of them (the AWS CLI
+# fetches them a page of 1000 at a time).
 list_keys() {
-  local bucket="$1" prefix="$2" what="$3" dest="$4"
-  aws_capture s3api list-objects-v2 --bucket "$bucket" --prefix "$prefix" --max-items 1000 \
+  local bucket="$1" prefix="$2" what="$3" dest="$4" most="$5"
+  aws_capture s3api list-objects-v2 --bucket "$bucket" --prefix "$prefix" --max-items "$most" \
     --query 'Contents[].[Key]' --output text || aws_die "$what"
   printf '%s\n' "$aws_out" | sed -e '/^None$/d' -e '/^$/d' >"$dest"
 }
+
+# How many objects under a prefix are looked at for one deeper than the Firehose layout. Firehose
+# writes its error output (processing-failed/...) beside the dated folders, and such a key sorts
+# after all of them, so the check reads every key, up to this many (100 requests).
+DEPTH_CHECK_KEYS=100000
 
 # Sub-folders of s3://bucket/prefix (full prefixes, ending in /) into the file $4, one a line.
 list_folders() {
@@ -298,21 +304,26 @@ add_input_glob() {
 # A Firehose prefix: the glob that matches its objects, after checking there are some and none
 # deeper (a deeper object means the glob matches a folder, and Hadoop fails with "Not a file").
 resolve_prefix() {
-  local uri="$1" bucket="$2" prefix="$3" depth levels glob key rest slashes matched=0 deeper=""
+  local uri="$1" bucket="$2" prefix="$3" depth levels glob slashes matched deeper
   depth="$(trailing_date_depth "$prefix")"
   levels=$((5 - depth))
   glob="s3://$bucket/$prefix$(glob_stars "$levels")"
-  list_keys "$bucket" "$prefix" "listing the input $uri" "$tmp/keys"
-  while IFS= read -r key; do
-    [[ "$key" == */ || "$key" == *"_\$folder\$" ]] && continue
-    rest="${key#"$prefix"}"
-    slashes="${rest//[!\/]/}"
-    if ((${#slashes} + 1 == levels)); then
-      matched=$((matched + 1))
-    elif ((${#slashes} + 1 > levels)) && [[ -z "$deeper" ]]; then
-      deeper="$key"
-    fi
-  done <"$tmp/keys"
+  list_keys "$bucket" "$prefix" "listing the input $uri" "$tmp/keys" "$DEPTH_CHECK_KEYS"
+  slashes="${prefix//[!\/]/}"
+  # Folder markers aside, count the keys with as many slashes as an object at the glob's depth,
+  # and name the first one with more (awk: a bash loop takes seconds for 100,000 keys).
+  {
+    read -r matched
+    IFS= read -r deeper
+  } < <(awk -v depth="$((${#slashes} + levels - 1))" '
+    /\/$/ || /_\$folder\$$/ { next }
+    { slashes = gsub("/", "/") }
+    slashes == depth { matched++ }
+    slashes > depth && deeper == "" { deeper = $0 }
+    END { print matched + 0; print deeper }' "$tmp/keys")
+  if (($(wc -l <"$tmp/keys") >= DEPTH_CHECK_KEYS)); then
+    note "input $uri: looked at the first $DEPTH_CHECK_KEYS objects only for one deeper than the Firehose layout"
+  fi
   if [[ -n "$deeper" ]]; then
     die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob $glob would match a folder and Hadoop would fail with 'Not a file'. Give a deeper prefix or an explicit glob."
   fi
@@ -334,7 +345,7 @@ resolve_input() {
   if is_glob "$uri"; then
     local static
     static="$(static_part "$key")"
-    list_keys "$bucket" "$static" "listing the input $uri" "$tmp/keys"
+    list_keys "$bucket" "$static" "listing the input $uri" "$tmp/keys" 1
     if [[ ! -s "$tmp/keys" ]]; then
       die "input $uri: nothing in S3 starts with s3://$bucket/$static, so the glob matches nothing and Hadoop would fail"
     fi

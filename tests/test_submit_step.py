@@ -1,5 +1,6 @@
 """submit_step.sh against a real endpoint: the real AWS CLI (and boto3 for setup and checks)
 talking to moto's S3 and EMR in server mode on 127.0.0.1 (tests/aws_server.py)."""
+import concurrent.futures
 import fnmatch
 import gzip
 import json
@@ -358,6 +359,30 @@ def test_a_prefix_with_objects_deeper_than_firehose_is_refused(world: World) -> 
                     "--code", code)
     assert result.returncode == 1
     assert "Not a file" in result.stderr and "tree/2018/01/01/00/extra/part" in result.stderr
+
+
+def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: World) -> None:
+    """Firehose's error output (processing-failed/YYYY/MM/DD/HH/object) sits beside the dated
+    folders and sorts after them: behind a thousand objects it is on the second page of the listing."""
+    aws, cluster = world
+    code, output = fresh()
+    s3 = aws.client("s3")
+    keys = ["wide/2019/01/01/%02d/stream-1-2019-01-01-%02d-%04d" % (n % 24, n % 24, n) for n in range(1000)]
+    keys.append("wide/processing-failed/2019/01/01/00/stream-1-failed")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=WORK, Key=key, Body=b"{}\n"), keys))
+    assert sorted(keys)[-1] == keys[-1]  # listed last, as S3 lists keys in UTF-8 order
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/wide/" % WORK, "--output", output,
+                    "--code", code)
+    assert result.returncode == 1, result.stderr
+    assert "Not a file" in result.stderr and "wide/processing-failed/2019/01/01/00/stream-1-failed" in result.stderr
+    for key in keys[-1:] + keys[:1]:
+        s3.delete_object(Bucket=WORK, Key=key)
+    accepted = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/wide/" % WORK, "--output", output,
+                      "--code", code)
+    assert accepted.returncode == 0, accepted.stderr
+    args = step_of(aws, cluster, step_id_from(accepted.stdout))["Config"]["Args"]
+    assert args[args.index("-input") + 1] == "s3://%s/wide/*/*/*/*/*" % WORK
 
 
 # ----------------------------------------------------------------------------------------------
