@@ -250,9 +250,10 @@ list_keys() {
   printf '%s\n' "$aws_out" | sed -e '/^None$/d' -e '/^$/d' >"$dest"
 }
 
-# How many objects under a prefix are looked at for one deeper than the Firehose layout. Firehose
-# writes its error output (processing-failed/...) beside the dated folders, and such a key sorts
-# after all of them, so the check reads every key, up to this many (100 requests).
+# How many objects under a prefix are looked at for one deeper than the Firehose layout. Without
+# an error prefix, Firehose writes its error output to processing-failed/YYYY/MM/DD/HH/ at the
+# bucket's root: beside dated folders there, and listed after all of them. So the check reads
+# every key, up to this many (100 requests).
 DEPTH_CHECK_KEYS=100000
 
 # Sub-folders of s3://bucket/prefix (full prefixes, ending in /) into the file $4, one a line.

@@ -362,8 +362,9 @@ def test_a_prefix_with_objects_deeper_than_firehose_is_refused(world: World) -> 
 
 
 def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: World) -> None:
-    """Firehose's error output (processing-failed/YYYY/MM/DD/HH/object) sits beside the dated
-    folders and sorts after them: behind a thousand objects it is on the second page of the listing."""
+    """Firehose's error output (processing-failed/YYYY/MM/DD/HH/object, at the bucket's root
+    without an error prefix) sits beside the dated folders there and is listed after them: behind
+    a thousand objects, on the second page of the listing."""
     aws, cluster = world
     code, output = fresh()
     s3 = aws.client("s3")
