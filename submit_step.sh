@@ -305,18 +305,18 @@ add_input_glob() {
 # A Firehose prefix: the glob that matches its objects, after checking there are some and none
 # deeper (a deeper object means the glob matches a folder, and Hadoop fails with "Not a file").
 resolve_prefix() {
-  local uri="$1" bucket="$2" prefix="$3" depth levels glob slashes matched deeper
+  local uri="$1" bucket="$2" prefix="$3" depth levels glob prefix_slashes matched deeper
   depth="$(trailing_date_depth "$prefix")"
   levels=$((5 - depth))
   glob="s3://$bucket/$prefix$(glob_stars "$levels")"
   list_keys "$bucket" "$prefix" "listing the input $uri" "$tmp/keys" "$DEPTH_CHECK_KEYS"
-  slashes="${prefix//[!\/]/}"
+  prefix_slashes="${prefix//[!\/]/}"
   # Folder markers aside, count the keys with as many slashes as an object at the glob's depth,
   # and name the first one with more (awk: a bash loop takes seconds for 100,000 keys).
   {
     read -r matched
     IFS= read -r deeper
-  } < <(awk -v depth="$((${#slashes} + levels - 1))" '
+  } < <(awk -v depth="$((${#prefix_slashes} + levels - 1))" '
     /\/$/ || /_\$folder\$$/ { next }
     { slashes = gsub("/", "/") }
     slashes == depth { matched++ }
