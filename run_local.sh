@@ -180,6 +180,7 @@ UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRe
 COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$", re.IGNORECASE)  # decompressed by name; never split here
 LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
 SPLIT_SLOP = 1.1  # FileInputFormat: the last piece of a file may be up to 10 % over the split size
+LINE_END_READ = 64 << 10  # rest_of_line reads this much at a time: a line end is near, BLOCK would read 1 MiB
 
 
 class UsageError(Exception):
@@ -400,7 +401,7 @@ def rest_of_line(raw: IO[bytes]) -> bytes:
     (to the end of the file if no line end comes)."""
     pieces = []  # type: List[bytes]
     while True:
-        block = raw.read(65536)
+        block = raw.read(LINE_END_READ)
         if not block:
             return b"".join(pieces)
         lf, cr = block.find(b"\n"), block.find(b"\r")
