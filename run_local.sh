@@ -14,7 +14,9 @@ project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
 
 INPUT (default: sample_data next to this script)
   FILE                one map task for the file (one per split if it is larger than 1.1
-                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed
+                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed;
+                      .zip, .parquet, .orc (Hadoop would read them as text) and .snappy,
+                      .lz4, .zst, .lzo are refused
   DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
                       as Hadoop's FileInputFormat skips them
   'GLOB'              a pattern (*, ?, [...]) expanded here if the shell did not
@@ -175,7 +177,23 @@ HIDDEN = ("_", ".")
 COUNTER_RE = re.compile(r"^([+-]?[0-9]+)$")
 HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework", "Shuffle Errors",
                  "File Input Format Counters", "File Output Format Counters")
-UNSUPPORTED_CODECS = (".snappy", ".lz4", ".zst", ".lzo")
+# Inputs refused by name. Hadoop decompresses by extension and reads anything else as text; these
+# are what Firehose writes for ZIP compression and record format conversion, and codecs that the
+# standard library cannot read (Hadoop reads Firehose's HADOOP_SNAPPY, but its SNAPPY, the framing
+# format, gives no records at all there: SnappyCodec takes the header for a block length).
+NOT_READ_HERE = {
+    ".zip": "a ZIP archive (Firehose's ZIP compression): Hadoop reads it as lines of text, so its "
+            "records would all count as malformed; unzip it first",
+    ".parquet": "a Parquet file (Firehose's record format conversion): Hadoop Streaming reads it as "
+                "lines of text, so its records would all count as malformed",
+    ".orc": "an ORC file (Firehose's record format conversion): Hadoop Streaming reads it as "
+            "lines of text, so its records would all count as malformed",
+    ".snappy": "Snappy is not decompressed here (only .gz, .bz2, .deflate). On EMR, Hadoop reads "
+               "Firehose's HADOOP_SNAPPY objects, but no records at all from its SNAPPY ones",
+    ".lz4": "this compression is not supported here (only .gz, .bz2, .deflate)",
+    ".zst": "this compression is not supported here (only .gz, .bz2, .deflate)",
+    ".lzo": "this compression is not supported here (only .gz, .bz2, .deflate)",
+}
 UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRecordReader does
 COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$", re.IGNORECASE)  # decompressed by name; never split here
 LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
@@ -500,10 +518,15 @@ def walk(top: str) -> Iterator[str]:
                 yield os.path.join(root, name)
 
 
+def check_readable(name: str) -> None:
+    """Refuse an input this harness cannot read as Hadoop would (see NOT_READ_HERE)."""
+    extension = os.path.splitext(name)[1].lower()
+    if extension in NOT_READ_HERE:
+        raise UsageError("input %s: %s" % (name, NOT_READ_HERE[extension]))
+
+
 def local_file(path: str) -> Input:
-    if path.lower().endswith(UNSUPPORTED_CODECS):
-        raise UsageError("input %s: this compression is not supported here (only .gz, .bz2, "
-                         ".deflate)" % path)
+    check_readable(path)
     return Input(path, os.path.getsize(path), "file:" + os.path.abspath(path), path)
 
 
@@ -572,6 +595,7 @@ def s3_inputs(uri: str) -> List[Input]:
         if any(hidden(part) for part in rest):
             continue
         object_uri = "s3://%s/%s" % (bucket, name)
+        check_readable(object_uri)
         found.append(Input(object_uri, size, object_uri, None))
         if name == literal:  # the object itself
             found[-1].download = (object_uri, name.rsplit("/", 1)[-1])

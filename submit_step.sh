@@ -242,11 +242,13 @@ has_bare_comma() {
 }
 
 # Keys under s3://bucket/prefix into the file $4, one a line: at most $5 of them (the AWS CLI
-# fetches them a page of 1000 at a time).
+# fetches them a page of 1000 at a time), and with $6 only the keys that sort after it.
 list_keys() {
-  local bucket="$1" prefix="$2" what="$3" dest="$4" most="$5"
+  local bucket="$1" prefix="$2" what="$3" dest="$4" most="$5" after="${6:-}"
+  local -a from=()
+  [[ -n "$after" ]] && from=(--start-after "$after")
   aws_capture s3api list-objects-v2 --bucket "$bucket" --prefix "$prefix" --max-items "$most" \
-    --query 'Contents[].[Key]' --output text || aws_die "$what"
+    ${from[@]+"${from[@]}"} --query 'Contents[].[Key]' --output text || aws_die "$what"
   printf '%s\n' "$aws_out" | sed -e '/^None$/d' -e '/^$/d' >"$dest"
 }
 
@@ -331,8 +333,51 @@ resolve_prefix() {
   if ((matched == 0)); then
     die "input $uri: no objects at the Firehose depth ($glob matches nothing), and Hadoop fails on an input that matches nothing. Check the prefix (aws s3 ls $uri)."
   fi
+  check_formats "$uri" "$bucket" "$tmp/keys"
   note "input $uri -> $glob"
   add_input_glob "$glob"
+}
+
+# Firehose names its objects by its settings, and Hadoop decompresses by name and reads the rest
+# as lines of text. So a ZIP archive (ZIP compression) or a Parquet or ORC file (record format
+# conversion) would give nothing but malformed records. A .snappy object is read by SnappyCodec:
+# right for Firehose's HADOOP_SNAPPY, but its SNAPPY is the framing format (it starts with
+# ff 06 00 00 "sNaPpY"), from which Hadoop reads no records at all, or fails with
+# OutOfMemoryError (it takes the header for a block length). Refuse those, naming a key: any
+# key of the list in file $3 with such an extension, and the first and the last .snappy objects
+# (Firehose changes the compression of new objects only).
+SNAPPY_FRAMING_START="ff 06 00 00 73 4e 61 50 70 59"
+
+check_formats() {
+  local uri="$1" bucket="$2" keys="$3" unreadable snappy kind
+  {
+    IFS= read -r unreadable
+    while IFS= read -r snappy; do
+      [[ -n "$snappy" ]] || continue
+      check_snappy_object "$uri" "$bucket" "$snappy"
+    done
+  } < <(awk '
+    /\/$/ { next }
+    /\.(zip|parquet|orc)$/ && unreadable == "" { unreadable = $0 }
+    /\.snappy$/ { if (first == "") first = $0; last = $0 }
+    END { print unreadable; print first; if (last != first) print last }' "$keys")
+  [[ -n "$unreadable" ]] || return 0
+  case "$unreadable" in
+    *.zip) kind="a ZIP archive (Firehose's ZIP compression)" ;;
+    *.parquet) kind="a Parquet file (Firehose's record format conversion)" ;;
+    *) kind="an ORC file (Firehose's record format conversion)" ;;
+  esac
+  die "input $uri: s3://$bucket/$unreadable is $kind. Hadoop Streaming reads it as lines of text, so its records would all count as malformed. Deliver the stream as JSON with GZIP or Hadoop-compatible Snappy compression, or leave these objects out with a glob."
+}
+
+check_snappy_object() {
+  local uri="$1" bucket="$2" key="$3" start
+  aws_capture s3api get-object --bucket "$bucket" --key "$key" --range bytes=0-9 "$tmp/start" ||
+    aws_die "reading the start of s3://$bucket/$key"
+  start="$(od -An -tx1 "$tmp/start" | tr -s ' \n' '  ')"
+  if [[ "${start# }" == "$SNAPPY_FRAMING_START"* ]]; then
+    die "input $uri: s3://$bucket/$key is Snappy in its framing format (Firehose's SNAPPY compression), which Hadoop's SnappyCodec does not read: the step would read no records from it, or fail with OutOfMemoryError. Deliver the stream with Hadoop-compatible Snappy (HADOOP_SNAPPY) or GZIP, or decompress these objects first."
+  fi
 }
 
 resolve_input() {
@@ -354,6 +399,8 @@ resolve_input() {
   elif [[ -z "$key" || "$key" == */ ]]; then
     resolve_prefix "$uri" "$bucket" "$key"
   elif aws_capture s3api head-object --bucket "$bucket" --key "$key"; then
+    printf '%s\n' "$key" >"$tmp/keys"
+    check_formats "$uri" "$bucket" "$tmp/keys"
     add_input_glob "$uri"
   elif [[ "$aws_err" == *"Not Found"* || "$aws_err" == *"404"* || "$aws_err" == *"NoSuchKey"* ]]; then
     note "input $uri is no object: taking it as the prefix $uri/"
@@ -441,6 +488,29 @@ resolve_range_input() {
     count=$((count + 1))
   done
   ((count > 0)) || die "input $uri: no Firehose folders YYYY/MM/DD/HH/ between $from_text and $to_text under it, so there is nothing to read"
+  range_keys "$uri" "$bucket" "$key"
+  check_formats "$uri" "$bucket" "$tmp/keys"
+}
+
+# The objects of the range under the tree at s3://bucket/root into $tmp/keys, up to
+# DEPTH_CHECK_KEYS of them: S3 lists keys in order, and the layout sorts them by hour, so the
+# listing starts after the first hour's folder name and the keys past the last hour are dropped.
+range_keys() {
+  local uri="$1" bucket="$2" root="$3" first last
+  first="$(hour_folder "$range_from")"
+  last="$(hour_folder "$range_to")"
+  list_keys "$bucket" "$root" "listing the input $uri" "$tmp/keys.all" "$DEPTH_CHECK_KEYS" "$root$first"
+  awk -v root="$root" -v last="$last" '
+    { hour = substr($0, length(root) + 1, 13); rest = substr($0, length(root) + 14) }
+    hour ~ /^[0-9][0-9][0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]$/ && rest ~ /^\/[^\/]+$/ && hour <= last' \
+    "$tmp/keys.all" >"$tmp/keys"
+}
+
+# YYYYMMDDHH as the folders YYYY/MM/DD/HH.
+hour_folder() {
+  local hour
+  printf -v hour '%010d' "$1"
+  printf '%s/%s/%s/%s' "${hour:0:4}" "${hour:4:2}" "${hour:6:2}" "${hour:8:2}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -664,7 +734,7 @@ probable_cause() {
       echo "the script exited with code $code (see the task's stderr above)"
     fi
   elif grep -qE 'OutOfMemoryError|beyond physical memory limits|Container killed' "$step_log" "$task_log" 2>/dev/null; then
-    echo "a task ran out of memory: give it more (-D mapreduce.map.memory.mb=..., -D mapreduce.reduce.memory.mb=...)"
+    echo "a task ran out of memory: give it more (-D mapreduce.map.memory.mb=..., -D mapreduce.reduce.memory.mb=...); or, if a glob took in .snappy objects in Snappy's framing format (Firehose's SNAPPY compression), Hadoop cannot read those at all"
   else
     echo "unknown: read the logs above"
   fi

@@ -64,18 +64,19 @@ class Hadoop:
         env.setdefault("HADOOP_OPTS", FAST_JVM)
         return env
 
-    def run(self, args: List[str], cwd: Path, check: bool = True) -> HadoopRun:
-        """`hadoop ARGS...` in `cwd` (where -files links the shipped files for the tasks)."""
-        result = subprocess.run([str(self.launcher)] + args, cwd=str(cwd), env=self.env(),
+    def run(self, args: List[str], cwd: Path, check: bool = True, **env: str) -> HadoopRun:
+        """`hadoop ARGS...` in `cwd` (where -files links the shipped files for the tasks), with
+        these environment variables set too (HADOOP_OPTS: the JVM's options)."""
+        result = subprocess.run([str(self.launcher)] + args, cwd=str(cwd), env=self.env(**env),
                                 capture_output=True, timeout=JOB_TIMEOUT)
         run = HadoopRun(args, result)
         if check and run.returncode != 0:
             raise AssertionError("Hadoop failed:\n" + run.describe())
         return run
 
-    def streaming(self, args: List[str], cwd: Path, check: bool = True) -> HadoopRun:
+    def streaming(self, args: List[str], cwd: Path, check: bool = True, **env: str) -> HadoopRun:
         """`hadoop jar $HADOOP_STREAMING_JAR ARGS...`, the command of an EMR step."""
-        return self.run(["jar", self.streaming_jar] + args, cwd, check=check)
+        return self.run(["jar", self.streaming_jar] + args, cwd, check=check, **env)
 
 
 _COUNTERS_HEADER = re.compile(r"(?:^|[ :])Counters:(?: \d+)?$")

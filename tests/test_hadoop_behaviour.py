@@ -15,8 +15,9 @@ from typing import Dict, List
 import pytest
 
 from conftest import REPO, clean_env, tool
-from hadoop_support import (HADOOP_DIR, HADOOP_VERSION, LAUNCHER, RECURSIVE, Hadoop, HadoopRun,
-                            hash_partition, hadoop, output_files)  # noqa: F401 (fixture)
+import snappy_files
+from hadoop_support import (FAST_JVM, HADOOP_DIR, HADOOP_VERSION, LAUNCHER, RECURSIVE, Hadoop, HadoopRun,
+                            hash_partition, hadoop, output_files, part_files)  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.hadoop
 
@@ -249,6 +250,29 @@ def test_a_map_only_job_writes_one_part_file_per_map_task_even_when_empty(hadoop
                       "-mapper", "cat"], cwd=tmp_path)
     assert output_files(tmp_path / "output") == {
         "_SUCCESS": b"", "part-00000": b"x\ty\nno tab\t\n", "part-00001": b""}
+
+
+# -- Firehose's Snappy formats -------------------------------------------------------------------
+
+SNAPPY_EVENTS = b'{"type":"a"}\n{"type":"b"}\n{"type":"a"}\n'
+
+
+def test_hadoop_reads_firehoses_hadoop_snappy_but_nothing_from_its_snappy(hadoop: Hadoop, tmp_path):
+    """Why run_local.sh and submit_step.sh refuse Snappy's framing format (Firehose's SNAPPY):
+    SnappyCodec takes its stream identifier for a block length of nearly 2 GB. With a heap that
+    can hold that (a map task on an m5.xlarge has 2.4 GB), the job succeeds and reads no record
+    at all; with a smaller one, it fails with OutOfMemoryError."""
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "hadoop-1.snappy").write_bytes(snappy_files.hadoop_snappy(SNAPPY_EVENTS))
+    (tmp_path / "input" / "framed-1.snappy").write_bytes(snappy_files.framed_snappy(SNAPPY_EVENTS))
+    job = ["-input", "input", "-mapper", "cat", "-reducer", "cat"]
+    big_heap = hadoop.streaming(job + ["-output", "big-heap"], cwd=tmp_path,
+                                HADOOP_OPTS=FAST_JVM + " -Xmx3g")
+    assert big_heap.counters("Map-Reduce Framework")["Map input records"] == 3  # all from one file
+    assert part_files(tmp_path / "big-heap") == {"part-00000": b'{"type":"a"}\t\n' * 2 + b'{"type":"b"}\t\n'}
+    (tmp_path / "input" / "hadoop-1.snappy").unlink()
+    small_heap = hadoop.streaming(job + ["-output", "small-heap"], cwd=tmp_path, check=False)
+    assert small_heap.returncode != 0 and "java.lang.OutOfMemoryError: Java heap space" in small_heap.console
 
 
 # -- the launcher ---------------------------------------------------------------------------------

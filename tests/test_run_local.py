@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, tool
+import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
 COUNTER_LINE = re.compile(r"^\t\t(.+)=(-?\d+)$")
@@ -266,6 +267,22 @@ def test_bad_usage_gives_one_line_and_exit_2(args, message):
     assert run.returncode == 2
     assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("run_local.sh: ")
     assert message in run.stderr
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("stream-1.zip", b"PK\x03\x04\x14\x00", "a ZIP archive (Firehose's ZIP compression)"),
+    ("stream-1.parquet", b"PAR1\x15\x04", "a Parquet file (Firehose's record format conversion)"),
+    ("stream-1.orc", b"ORC\x0a\x06", "an ORC file (Firehose's record format conversion)"),
+    ("stream-1.snappy", snappy_files.framed_snappy(b'{"a":1}\n'), "no records at all from its SNAPPY ones"),
+    ("stream-1.zst", b"\x28\xb5\x2f\xfd", "this compression is not supported here"),
+])
+def test_an_input_hadoop_would_not_read_as_json_lines_is_refused_by_name(tmp_path, name, data, message):
+    write_tree(tmp_path / "in", {"2017/02/27/14/stream-1-plain": b'{"a":1}\n', "2017/02/27/14/" + name: data})
+    run = run_local([tmp_path / "in", "-o", tmp_path / "out"], check=False)
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.describe()
+    assert run.stderr.startswith("run_local.sh: input %s: " % (tmp_path / "in" / "2017/02/27/14" / name))
+    assert message in run.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # -- the real pair --------------------------------------------------------------------------------
@@ -680,5 +697,9 @@ def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: 
     assert aws.changing_requests() == []
     missing = run_local(["s3://events/nothing/here"], env=aws.env(), check=False)
     assert missing.returncode == 2 and "matches 0 objects" in missing.stderr
+    s3.put_object(Bucket="events", Key="firehose/2017/02/28/00/stream-1.snappy",
+                  Body=snappy_files.hadoop_snappy(b'{"a":1}\n'))
+    snappy = run_local(["s3://events/firehose"], env=aws.env(), check=False)
+    assert snappy.returncode == 2 and "s3://events/firehose/2017/02/28/00/stream-1.snappy: Snappy is not" in snappy.stderr
 
 # run_local.sh --hadoop is tested against the emulation in test_hadoop_conformance.py.

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import REPO, SAMPLE_DATA, clean_env, shell
 from hadoop_splitargs import split_args
+import snappy_files
 
 pytestmark = pytest.mark.aws
 
@@ -387,6 +388,50 @@ def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: Wo
     finally:  # the other tests share the bucket, and some list it (a page of 1000)
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in keys[start:start + 1000]]})
+
+
+def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -> None:
+    """ZIP, Parquet and ORC objects would be read as lines of text, and from Snappy's framing
+    format (Firehose's SNAPPY) Hadoop reads no records at all (test_hadoop_behaviour.py): each is
+    refused, named, before any changing request. HADOOP_SNAPPY objects are accepted."""
+    aws, cluster = world
+    s3 = aws.client("s3")
+    events = b'{"type":"a"}\n'
+    objects = {
+        "formats/zip/2019/03/01/00/s-1-2019-03-01-00-10-00-a": events,
+        "formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip": b"PK\x03\x04",
+        "formats/snappy/2019/03/01/00/s-1-2019-03-01-00-10-00-a.snappy": snappy_files.hadoop_snappy(events),
+        "formats/snappy/2019/03/01/01/s-1-2019-03-01-01-10-00-b.snappy": snappy_files.hadoop_snappy(events),
+        "formats/one/s-1-2019-03-01-00-10-00-c.parquet": b"PAR1",
+    }
+    switched = "formats/snappy/2019/03/01/02/s-2-2019-03-01-02-10-00-c.snappy"  # SNAPPY from then on
+
+    def attempt(*inputs: str) -> subprocess.CompletedProcess:
+        code, output = fresh()
+        aws.clear_requests()
+        result = submit(aws, "--cluster-id", cluster, "--output", output, "--code", code, *inputs)
+        if result.returncode != 0:
+            assert result.returncode == 1 and aws.changing_requests() == [], result.stderr
+        return result
+
+    try:
+        for key, body in objects.items():
+            s3.put_object(Bucket=WORK, Key=key, Body=body)
+        zipped = attempt("--input", "s3://%s/formats/zip/" % WORK)
+        assert "s3://%s/formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip is a ZIP archive" % WORK in zipped.stderr
+        in_range = attempt("--input", "s3://%s/formats/zip/" % WORK, "--from", "2019-03-01T00", "--to", "2019-03-01T01")
+        assert "b.zip is a ZIP archive" in in_range.stderr
+        before = attempt("--input", "s3://%s/formats/zip/" % WORK, "--from", "2019-03-01T00", "--to", "2019-03-01T00")
+        assert before.returncode == 0, before.stderr
+        parquet = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-c.parquet" % WORK)
+        assert "c.parquet is a Parquet file (Firehose's record format conversion)" in parquet.stderr
+        assert attempt("--input", "s3://%s/formats/snappy/" % WORK).returncode == 0
+        s3.put_object(Bucket=WORK, Key=switched, Body=snappy_files.framed_snappy(events))
+        framed = attempt("--input", "s3://%s/formats/snappy/" % WORK)
+        assert "s3://%s/%s is Snappy in its framing format" % (WORK, switched) in framed.stderr
+        assert "OutOfMemoryError" in framed.stderr
+    finally:  # the other tests share the bucket
+        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in [*objects, switched]]})
 
 
 # ----------------------------------------------------------------------------------------------
