@@ -126,7 +126,10 @@ def repaired(line: bytes, counters: Counters) -> str:
 
 
 _JSON_SCAN = json.JSONDecoder(parse_float=Decimal).scan_once  # exact decimals, no floats
-_JSON_ERRORS = (StopIteration, ValueError, RecursionError)  # JSONDecodeError is a ValueError
+# What decoding a value can raise: StopIteration (no value starts there), JSONDecodeError (a
+# ValueError with .pos), ValueError (an integer of over 4300 digits), RecursionError (nested too
+# deep), InvalidOperation (an exponent beyond 10**18, which Decimal cannot hold).
+_JSON_ERRORS = (StopIteration, ValueError, RecursionError, decimal.InvalidOperation)
 _SKIP_SPACE = re.compile(r"[ \t\n\r]*").match
 _BOM = "\ufeff"
 
@@ -134,7 +137,8 @@ _BOM = "\ufeff"
 def firehose_records(batches: Iterable[List[bytes]], counters: Counters) -> Iterator[dict]:
     """Every JSON object in every line: one per line (NDJSON), or several back to back
     with no delimiter (`{..}{..}`, Firehose's default). A value that is not an object is
-    counted as malformed and passed over; a decode error skips the rest of its line."""
+    counted as malformed and passed over; after a decode error, reading resumes at the next
+    record of the line that decodes (next_record_start)."""
     scan = _JSON_SCAN
     for lines in batches:
         for raw in lines:
@@ -156,7 +160,7 @@ def firehose_records(batches: Iterable[List[bytes]], counters: Counters) -> Iter
 
 
 def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
-    index = start
+    index = start  # type: Optional[int]
     while True:
         index = _SKIP_SPACE(line, index).end()
         if line.startswith(_BOM, index):
@@ -165,13 +169,67 @@ def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
             return
         try:
             value, index = _JSON_SCAN(line, index)
-        except _JSON_ERRORS:
+        except _JSON_ERRORS as error:
             counters.add("malformed")
-            return
+            if line.__class__ is str:
+                line = _LineWithErrors(line)
+            index = next_record_start(line, index, error)
+            if index is None:
+                return
+            continue
         if value.__class__ is dict:
             yield value
         else:
             counters.add("malformed")
+
+
+class _LineWithErrors(str):
+    """A line read on past a decode error. A JSONDecodeError counts the line ends before its
+    position (for its lineno and colno): with a plain str that costs O(position) per error, and a
+    long line with many bad records would take quadratic time. A Hadoop line has no line end."""
+
+    def count(self, *args: Any) -> int:
+        return 0
+
+    def rfind(self, *args: Any) -> int:
+        return -1
+
+
+_RECORD_START = re.compile(r'\{[ \t\n\r]*["}]').search  # where an object can begin: `{"` or `{}`
+_INSIDE_A_VALUE = frozenset(",:}]")  # what can follow a value nested in an object or an array
+
+
+def next_record_start(line: str, start: int, error: BaseException) -> Optional[int]:
+    """Where reading resumes after the value at `start` failed to decode, so that a bad record
+    in Firehose's back-to-back format costs that record, not the rest of its line (a whole
+    object, often): the first `{"` or `{}`, from where decoding failed on, whose object decodes
+    and is not followed by `,` `:` `}` or `]` (that would be an object nested in the broken one).
+    None if there is none. The search only moves forward: a candidate that fails or is nested
+    is passed over whole, so a line is scanned about once whatever it holds."""
+    search = _resume_after(line, start, error)
+    while True:
+        found = _RECORD_START(line, search)
+        if found is None:
+            return None
+        candidate = found.start()
+        try:
+            end = _JSON_SCAN(line, candidate)[1]
+        except _JSON_ERRORS as failure:
+            search = _resume_after(line, candidate, failure)
+            continue
+        following = _SKIP_SPACE(line, end).end()
+        if following == len(line) or line[following] not in _INSIDE_A_VALUE:
+            return candidate
+        search = end
+
+
+def _resume_after(line: str, start: int, error: BaseException) -> int:
+    """Where to look for the next record after the value at `start` failed with `error`."""
+    if isinstance(error, RecursionError):  # every `{` up to the first `}` opens a deeper level
+        close = line.find("}", start)
+        return len(line) if close < 0 else close
+    position = error.value if isinstance(error, StopIteration) else getattr(error, "pos", None)
+    return max(position or 0, start + 1)
 
 
 def plain_lines(batches: Iterable[List[bytes]], counters: Counters) -> Iterator[str]:
@@ -257,7 +315,40 @@ def render(column: Any) -> str:
 
 def compact_json(value: Any) -> str:
     """JSON with no spaces, object members sorted, numbers in plain decimal notation
-    without trailing zeros (so 1.50 and 1.5 are one key); null for a missing field."""
+    without trailing zeros (so 1.50 and 1.5 are one key); null for a missing field.
+    Written with a stack, not recursion: a key field may nest as deep as the decoder allows."""
+    parts = []  # type: List[str]
+    todo = [value]  # what is left to write, last first: values, and _Text for text as it is
+    while todo:
+        item = todo.pop()
+        kind = item.__class__
+        if kind is _Text:
+            parts.append(item)
+        elif kind is dict:
+            todo.append(_Text("}"))
+            members = sorted(item.items())
+            for index in range(len(members) - 1, -1, -1):
+                name, member = members[index]
+                todo.append(member)
+                todo.append(_Text(("," if index else "") + json.dumps(name, ensure_ascii=False) + ":"))
+            todo.append(_Text("{"))
+        elif kind is list:
+            todo.append(_Text("]"))
+            for index in range(len(item) - 1, -1, -1):
+                todo.append(item[index])
+                if index:
+                    todo.append(_Text(","))
+            todo.append(_Text("["))
+        else:
+            parts.append(scalar_json(item))
+    return "".join(parts)
+
+
+class _Text(str):
+    """Text that compact_json writes as it is (a str would be a JSON string to quote)."""
+
+
+def scalar_json(value: Any) -> str:
     kind = value.__class__
     if value is None:
         return "null"
@@ -267,11 +358,6 @@ def compact_json(value: Any) -> str:
         return str(value)
     if kind is Decimal:
         return decimal_text(value)
-    if kind is dict:
-        members = sorted(value.items())
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + compact_json(v) for k, v in members) + "}"
-    if kind is list:
-        return "[" + ",".join(compact_json(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)  # strings inside containers; NaN, Infinity
 
 
@@ -465,7 +551,10 @@ def number_of(value: Any) -> Optional[Decimal]:
     elif kind is int:
         number = Decimal(value)
     elif kind is str and _NUMERIC_TEXT.match(value):
-        number = Decimal(value.strip())
+        try:
+            number = Decimal(value.strip())
+        except decimal.InvalidOperation:  # an exponent beyond 10**18
+            return None
     else:
         return None
     if not number.is_finite() or not -1000 <= number.adjusted() <= 1000:
@@ -789,6 +878,8 @@ def run(job: Job, stdin: BinaryIO, out: BinaryIO, counters: Counters) -> None:
     groups = Groups(out, with_values=job.value is not None)
     try:
         aggregate(job, hadoop_lines(stdin), groups, counters)
+    except BrokenPipeError:  # stdout closed by a partial flush: not the input's fault
+        raise
     except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip stream
         counters.add("malformed")
         sys.stderr.write("mapper.py: input stopped being readable (%s); what came before it "

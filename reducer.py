@@ -63,6 +63,8 @@ class Totals:
         if len(fields) != 5:
             raise BadLine("expected 1 or 5 value fields, got %d" % len(fields))
         n = _count(fields[1])
+        if n > count:
+            raise BadLine("more values than records")
         total = _number(fields[2])
         if n == 0:
             if not total.is_zero() or fields[3] or fields[4]:
@@ -70,6 +72,8 @@ class Totals:
             low = high = None
         else:
             low, high = _number(fields[3]), _number(fields[4])
+            if low > high:
+                raise BadLine("min above max")
         self.with_values = True
         self.lines += 1
         self.count += count
@@ -100,17 +104,28 @@ class Totals:
 
 
 def _count(field: bytes) -> int:
-    if not field.isdigit():
+    if not field.isdigit() or len(field) > 20:  # 20 digits: more than any job counts
         raise BadLine("a count must be a whole number, got %r" % field[:40])
     return int(field)
 
 
+# A number as mapper.py writes one (str() of a Decimal), and the range of its exponents: the
+# mapper takes values up to 1e+-1000 in size, with as many digits as a line holds, so a sum can
+# reach past 1e1000 (adding many) or be as small as its last digit (cancelling out). The bounds
+# keep a garbage line from making the exact arithmetic below take all the memory there is.
+_NUMBER = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:E[+-][0-9]+)?\Z")
+MAX_ADJUSTED = 2000
+MIN_EXPONENT = -(1 << 28)  # 268 million fractional digits: more than a Firehose object holds
+
+
 def _number(field: bytes) -> Decimal:
     try:
+        if _NUMBER.match(field) is None:
+            raise decimal.InvalidOperation
         number = Decimal(field.decode("ascii"))
-    except (UnicodeDecodeError, decimal.InvalidOperation):
+    except decimal.InvalidOperation:  # not a number, or an exponent beyond 10**18
         raise BadLine("not a number: %r" % field[:40])
-    if not number.is_finite() or not -2000 <= number.adjusted() <= 2000:
+    if number.adjusted() > MAX_ADJUSTED or number.as_tuple().exponent < MIN_EXPONENT:
         raise BadLine("number out of range: %r" % field[:40])
     return number
 
@@ -126,7 +141,7 @@ def decimal_text(number: Decimal) -> str:
 # the characters below U+000E that are not TAB written as \x01 or \x03 + chr(0x40 + c):
 # see mapper.py's encode_key. Decoding gives the row's key columns, each followed by TAB.
 _KEY_ESCAPE = re.compile(b"[\x01\x03](.)", re.DOTALL)
-_KEY_BYTES = re.compile(b"(?:(?:[^\x00-\x0d]|[\x01\x03][\x40-\x4d])*\x02)*\\Z")
+_KEY_BYTES = re.compile(b"(?:(?:[^\x00-\x0d]|\x01[\x40-\x48]|\x03[\x4b\x4c])*\x02)*\\Z")  # LF, CR: never raw
 
 
 def is_key(key: bytes) -> bool:

@@ -77,15 +77,50 @@ def test_bad_records_are_counted_and_the_rest_kept(tmp_path):
         b'{"a": "x"}\n',
         b'[1, 2]{"a": "x"}\n',  # not an object: counted, and the next value is still read
         b'{"a": "tru\n',  # truncated
-        b'{"a": "x"}{"a": oops}{"a": "lost"}\n',  # decode error: the rest of the line is skipped
+        b'{"a": "x"}{"a": oops}{"a": "next"}\n',  # decode error: reading resumes at the next record
         b'"just a string"\n',
         b'{"a": "caf\xe9"}\n',  # Latin-1 byte, not UTF-8: kept with a replacement character
         b'{"a": 1' + b"]" * 3 + b"\n",
         b"[" * 100000 + b"\n",  # nesting deeper than the parser goes
     ])
     rows, seen = run_job(tmp_path, data, "--key a")
-    assert rows == ["caf\ufffd\t1", "x\t3"]
-    assert seen == {"records": 4, "malformed": 6, "invalid_utf8": 1, "bad_time": 0, "no_value": 0}
+    assert rows == ["caf\ufffd\t1", "next\t1", "x\t3"]
+    assert seen == {"records": 5, "malformed": 6, "invalid_utf8": 1, "bad_time": 0, "no_value": 0}
+
+
+def test_a_bad_record_among_records_back_to_back_costs_that_record_only(tmp_path):
+    """Firehose's default: one line per object, records back to back. After a record that does
+    not decode, reading goes on at the next one that does; each skipped stretch counts once."""
+    line = b"".join([
+        b'{"a":"x"}',
+        b'{"a":"y",}',  # a syntax error
+        b'{"a":"x"}',
+        b"ERROR: not JSON {at all}",  # text between records, braces and all
+        b'{"a":"z"}',
+        b'{"a" "n":{"a":"nested"}}',  # broken around an object that decodes: not a record
+        b'{"a":"y"}',
+        b"{'a': 'python'}{'a': 'repr'}",  # one stretch: no record starts inside it
+        b'{"a":"z"}',
+        b'{"a":"big","n":1e1000000000000000000}',  # an exponent no Decimal holds
+        b'{"a":"x"} ',
+        b'{"a":"truncat',
+    ]) + b"\n"
+    rows, seen = run_job(tmp_path, line, "--key a")
+    assert rows == ["x\t3", "y\t1", "z\t2"]
+    assert seen["records"] == 6 and seen["malformed"] == 6
+
+
+def test_many_bad_records_on_one_line_are_each_passed_over(tmp_path):
+    line = b'{"k":1 "b":2}{"k":"ok"}' * 20000 + b"{" * 50000 + b'{"k":"end"}\n'
+    rows, seen = run_job(tmp_path, line, "--key k")
+    assert rows == ["end\t1", "ok\t20000"]
+    assert seen["records"] == 20001 and seen["malformed"] == 20001
+
+
+def test_a_key_field_may_nest_as_deep_as_the_decoder_reads(tmp_path):
+    deep = "[" * 900 + '{"b":[1,{"c":null}]}' + "]" * 900
+    rows, seen = run_job(tmp_path, ('{"a":%s}\n{"a":%s}\n' % (deep, deep)).encode(), "--key a")
+    assert rows == [deep + "\t2"] and seen["malformed"] == 0
 
 
 def test_hadoop_line_model_a_lone_cr_inside_a_record_splits_it(tmp_path):
@@ -200,9 +235,17 @@ def test_missing_and_non_numeric_values_count_as_no_value(tmp_path):
 
 
 def test_nan_infinity_and_huge_exponents_are_not_values(tmp_path):
-    data = b'{"v": NaN}\n{"v": Infinity}\n{"v": 1e999999}\n{"v": "1e-999999"}\n{"v": 5}\n'
+    data = b'{"v": NaN}\n{"v": Infinity}\n{"v": 1e999999}\n{"v": "1e-999999"}\n{"v": 5}\n' \
+           b'{"v": "1e1000000000000000000"}\n'
     rows, seen = run_job(tmp_path, data, "--value v")
-    assert rows == ["5\t5\t5\t5\t5"] and seen["no_value"] == 4
+    assert rows == ["6\t5\t5\t5\t5"] and seen["no_value"] == 5
+
+
+def test_a_sum_that_cancels_to_a_tiny_number_reaches_the_output(tmp_path):
+    data = ('{"v": 1.%s1}{"v": -1}\n' % ("0" * 2500)).encode()
+    rows, seen = run_job(tmp_path, data, "--value v")
+    sum_, mean = "0.%s1" % ("0" * 2500), "0.%s5" % ("0" * 2501)  # 1E-2501, 5E-2502
+    assert rows == ["2\t%s\t-1\t1.%s1\t%s" % (sum_, "0" * 2500, mean)]
 
 
 # -- words ------------------------------------------------------------------------------------
@@ -249,6 +292,29 @@ def test_the_reducer_skips_and_counts_lines_that_are_not_mapper_output(tmp_path)
     assert result.stdout == b"k\t5\n"
     assert counters(result.stderr) == {"bad_intermediate": 2}
     assert b"line 2" in result.stderr and b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("line", [
+    b"k\\x02\\t1%s" % (b"0" * 5000),  # a count past int()'s 4300 digits
+    b"k\\x03J\\x02\\t1",  # a raw LF in a key: mapper.py writes \\n
+    b"k\\x01I\\x02\\t1",  # a TAB escaped the way mapper.py does not
+    b"k\\x02\\t2\\t3\\t6\\t1\\t3",  # more values than records
+    b"k\\x02\\t2\\t2\\t6\\t5\\t1",  # min above max
+    b"k\\x02\\t2\\t2\\t1_0\\t1\\t9",  # Decimal() reads 1_0, mapper.py never writes it
+    b"k\\x02\\t2\\t2\\t1E+99999999999999999999\\t1\\t9",  # an exponent no Decimal holds
+    b"k\\x02\\t2\\t2\\t1E-999999999\\t1\\t9",  # exact arithmetic on it: a billion digits
+])
+def test_the_reducer_skips_each_kind_of_line_mapper_py_never_writes(line):
+    result = shell("printf '%s\\n' | ./reducer.py" % line.decode())
+    assert result.stdout == b"" and counters(result.stderr) == {"bad_intermediate": 1}
+    assert b"Traceback" not in result.stderr
+
+
+def test_a_closed_output_pipe_is_not_reported_as_bad_input():
+    data = ndjson(*({"k": i} for i in range(200000)))  # past the groups held: flushed mid-run
+    result = shell("./mapper.py --key k | head -1", stdin=data, check=False)
+    assert result.stdout == b"0\x02\t1\n" and result.returncode == 141
+    assert result.stderr == b""
 
 
 def test_under_hadoop_the_reducer_streams_sorted_input(tmp_path):
