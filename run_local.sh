@@ -160,6 +160,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -195,7 +196,7 @@ NOT_READ_HERE = {
     ".lzo": "this compression is not supported here (only .gz, .bz2, .deflate)",
 }
 UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRecordReader does
-COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$", re.IGNORECASE)  # decompressed by name; never split here
+COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$")  # decompressed by name (case and all, as Hadoop); never split here
 LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
 SPLIT_SLOP = 1.1  # FileInputFormat: the last piece of a file may be up to 10 % over the split size
 LINE_END_READ = 64 << 10  # rest_of_line reads this much at a time: a line end is near, BLOCK would read 1 MiB
@@ -316,13 +317,13 @@ def as_records(block: bytes) -> bytes:
 # ------------------------------------------------------------------------------------
 
 def decompressed(raw: IO[bytes], name: str) -> Iterator[bytes]:
-    """The bytes of a file, decompressed by its name's extension like Hadoop's codecs."""
-    lower = name.lower()
-    if lower.endswith(".gz"):
+    """The bytes of a file, decompressed by its name's extension like Hadoop's codecs (which
+    match it case and all: a .GZ file is read as it is)."""
+    if name.endswith(".gz"):
         make = lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)  # noqa: E731
-    elif lower.endswith(".deflate"):
+    elif name.endswith(".deflate"):
         make = lambda: zlib.decompressobj()  # noqa: E731
-    elif lower.endswith(".bz2"):
+    elif name.endswith(".bz2"):
         import bz2
         make = bz2.BZ2Decompressor
     else:
@@ -510,12 +511,31 @@ def hidden(name: str) -> bool:
 
 
 def walk(top: str) -> Iterator[str]:
-    """Files below top, recursively and sorted, skipping hidden names like Hadoop."""
-    for root, dirs, files in os.walk(top, followlinks=True):
+    """Files below top, recursively and sorted, skipping hidden names like Hadoop. A folder
+    that cannot be read, or a link back to a folder above it, is an error: skipping it would
+    lose data without a word, and following it would never end."""
+    def unreadable(error: OSError) -> None:
+        raise UsageError("input %s: cannot read the folder %s (%s)" % (top, error.filename, error.strerror))
+
+    for root, dirs, files in os.walk(top, followlinks=True, onerror=unreadable):
+        loop = links_back(top, root)
+        if loop is not None:
+            raise UsageError("input %s: %s is a link back to %s" % (top, root, loop))
         dirs[:] = sorted(d for d in dirs if not hidden(d))
         for name in sorted(files):
             if not hidden(name):
                 yield os.path.join(root, name)
+
+
+def links_back(top: str, folder: str) -> Optional[str]:
+    """The folder above `folder` (up to top) that it is again, through a link; else None."""
+    real, floor = os.path.realpath(folder), len(top.rstrip(os.sep))
+    above = os.path.dirname(folder)
+    while len(above) >= floor and above != folder:
+        if os.path.realpath(above) == real:
+            return above
+        folder, above = above, os.path.dirname(above)
+    return None
 
 
 def check_readable(name: str) -> None:
@@ -527,11 +547,21 @@ def check_readable(name: str) -> None:
 
 def local_file(path: str) -> Input:
     check_readable(path)
-    return Input(path, os.path.getsize(path), "file:" + os.path.abspath(path), path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:  # a broken link, most often
+        raise UsageError("input %s: %s" % (path, error.strerror))
+    return Input(path, size, "file:" + os.path.abspath(path), path)
 
 
 def local_inputs(arg: str) -> List[Input]:
     """An INPUT argument: a file, a directory (walked) or a glob pattern."""
+    try:
+        os.stat(arg)
+    except FileNotFoundError:
+        pass
+    except OSError as error:  # no permission to look, most often
+        raise UsageError("input %s: %s" % (arg, error.strerror))
     if os.path.exists(arg):
         if hidden(os.path.basename(os.path.abspath(arg))):
             raise UsageError("input %s: Hadoop ignores names that start with _ or ." % arg)
@@ -827,8 +857,8 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
         raise
     for _, proc, _ in procs:
         proc.wait()
-    if feeder is not None:
-        feeder.join()
+    while feeder is not None and feeder.is_alive() and not job.failed.is_set():
+        feeder.join(0.1)  # not waited for once the job stops: it may wait for a named pipe's writer
     report = None  # type: Optional[str]
     shown = []  # type: List[str]
     if feeder is not None and feeder.error and not job.failed.is_set():
@@ -1371,11 +1401,14 @@ class ForkServer:
     def _read_answers(self) -> None:
         stream = self.socket.makefile("rb")
         while True:
-            header = stream.read(4)
-            if len(header) < 4:
+            try:
+                header = stream.read(4)
+                body = stream.read(struct.unpack("!I", header)[0]) if len(header) == 4 else b""
+                answer = marshal.loads(body) if body else None
+            except (OSError, EOFError, ValueError):  # killed with us (a signal to the group): a reset
+                answer = None
+            if answer is None:
                 break
-            body = stream.read(struct.unpack("!I", header)[0])
-            answer = marshal.loads(body)
             with self.lock:
                 if answer[0] == "started":
                     proc = self.requests.pop(answer[1])
@@ -1451,7 +1484,10 @@ def already_lines(path: str) -> bool:
     no CR, no BOM, empty or ending in LF), so that the mapper can read it directly. The file
     is looked at in place (mapped, not read: no copy, half the CPU); if it cannot be mapped,
     the answer is no, and its lines go through feed_records, which gives the same bytes."""
-    size = os.path.getsize(path)
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):  # a named pipe (<(...)), a device: its size says nothing
+        return False
+    size = status.st_size
     if COMPRESSED.search(path) or size > 1 << 28:
         return False
     if size == 0:
@@ -1630,26 +1666,56 @@ class Output:
 
     def __init__(self, path: str, force: bool, create: bool = True) -> None:
         self.path = os.path.abspath(path)
+        self.force = force
         if os.path.lexists(self.path) and not force:
             raise UsageError("output directory %s already exists (Hadoop refuses it too); "
                              "remove it or add --force" % path)
         parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
-        self.temp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(self.path), dir=parent)
+        above = parent
+        while not os.path.lexists(above):
+            above = os.path.dirname(above)
+        if not os.path.isdir(above):
+            raise UsageError("cannot write the output directory %s: %s is a file" % (path, above))
+        try:
+            os.makedirs(parent, exist_ok=True)
+            self.temp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(self.path), dir=parent)
+        except OSError as error:
+            raise UsageError("cannot write the output directory %s: %s" % (path, error.strerror))
         self.staging = os.path.join(self.temp, os.path.basename(self.path))
         if create:
             os.mkdir(self.staging)
 
+    def check_holds_no_input(self, inputs: List["Input"]) -> None:
+        """--force replaces DIR: refuse a DIR that is, or holds, an input of this job."""
+        for source in inputs:
+            if source.path is not None and source.download is None:
+                where = os.path.realpath(source.path)
+                if where == os.path.realpath(self.path) or where.startswith(os.path.realpath(self.path) + os.sep):
+                    self.discard()
+                    raise UsageError("output directory %s holds the input %s: --force would delete it"
+                                     % (self.path, source.name))
+
     def commit(self, success_marker: bool) -> None:
         if success_marker:
             open(os.path.join(self.staging, "_SUCCESS"), "wb").close()
-        if os.path.lexists(self.path):  # --force: the old one goes once the new one is there
-            os.replace(self.path, os.path.join(self.temp, "replaced"))
+        if os.path.lexists(self.path):
+            if not self.force:  # it was not there at the start: another run, or a user, made it
+                raise TaskFailed("%s: the output directory %s appeared while this job ran, and is "
+                                 "left as it is (--force to replace it)" % (PROG, self.path))
+            os.replace(self.path, os.path.join(self.temp, "replaced"))  # the old one goes once the new one is there
         os.replace(self.staging, self.path)
         self.discard()
 
     def discard(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def stdout_open() -> bool:
+    try:
+        os.fstat(1)
+        return sys.stdout is not None
+    except OSError:
+        return False
 
 
 def emit_merged(parts: List[str], temp: str) -> int:
@@ -1672,8 +1738,24 @@ def run_emulated(opts: Options, here: str, kept: Kept) -> int:
     # Hadoop numbers map tasks by split size, largest first (a stable sort).
     inputs = sorted(inputs, key=lambda i: -i.size)
     output = Output(opts.output, opts.force) if opts.output else None
-    work = tempfile.mkdtemp(prefix="run_local-")
-    job = Job(opts, work)
+    try:  # from here on, whatever happens (a signal too), the temporary directories go
+        if output is not None:
+            output.check_holds_no_input(inputs)
+        elif not stdout_open():
+            raise UsageError("standard output is closed: give -o DIR for the result")
+        work = tempfile.mkdtemp(prefix="run_local-")
+        try:
+            return run_job(Job(opts, work), cmds, inputs, output, kept)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if output is not None:
+            output.discard()  # after a commit, nothing is left to discard
+
+
+def run_job(job: Job, cmds: Commands, inputs: List[Input], output: Optional[Output], kept: Kept) -> int:
+    """The map and reduce tasks of one run, in job.work; the exit status."""
+    opts, work = job.opts, job.work
     progress = Progress(job, len(inputs), sum(i.size for i in inputs))
     if sys.stderr.isatty():
         progress.start()
@@ -1697,7 +1779,6 @@ def run_emulated(opts: Options, here: str, kept: Kept) -> int:
         progress.finish()
         if output is not None:
             output.commit(success_marker=True)
-            output = None
             status = 0
         else:
             out = job.out_dir
@@ -1714,9 +1795,6 @@ def run_emulated(opts: Options, here: str, kept: Kept) -> int:
         job.kill_all()
         if job.fork_server is not None:
             job.fork_server.close()
-        if output is not None:
-            output.discard()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------
@@ -1856,6 +1934,9 @@ def main(here: str, argv: List[str], kept: Kept) -> int:
     except UsageError as err:
         sys.stderr.write("%s: %s\n" % (PROG, err))
         return 2
+    except TaskFailed as failure:  # --hadoop's output directory appeared meanwhile
+        sys.stderr.write("%s\n%s: failed; no output written\n" % (failure, PROG))
+        return 1
 
 
 def on_terminate(signum, frame) -> None:
@@ -1866,9 +1947,13 @@ def command_line(script: str, argv: List[str], kept: Kept) -> None:
     """`run_local.sh ARGS...`, as the bootstrap at the top of this file calls it: SCRIPT is
     this file's path, kept() its cache of compiled code. Exits with the job's status."""
     signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGHUP, on_terminate)  # the terminal, or the ssh session, went away
     try:
         sys.exit(main(os.path.dirname(os.path.abspath(script)), argv, kept))
     except KeyboardInterrupt:
-        sys.stderr.write("%s: interrupted; no output written\n" % PROG)
+        try:
+            sys.stderr.write("%s: interrupted; no output written\n" % PROG)
+        except OSError:  # no terminal left to say it on
+            pass
         sys.exit(130)
 PYTHON

@@ -7,16 +7,20 @@ copy of run_local.sh, since the fork server serves the scripts that sit next to 
 import ast
 import gzip
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
 from conftest import MAPPER, REDUCER, REPO, SAMPLE_DATA, clean_env, tool
-from test_run_local import RUN_LOCAL, engine_source, run_local, write_tree
+from test_run_local import RUN_LOCAL, engine_functions, engine_source, run_local, write_tree
 
 BOTH_WAYS = ([], ["--no-fork-server"])
 
@@ -227,3 +231,33 @@ def test_a_forked_task_finds_argparse_warmed_up(tmp_path):
         outputs.append(result.stdout)
     assert outputs[0] == b"compiled 0\t2\n"
     assert outputs[1] != outputs[0] and outputs[1].startswith(b"compiled ")
+
+
+def test_a_server_killed_with_a_request_unread_ends_the_tasks_waiting_on_it():
+    """A signal to the whole process group (`timeout`, a CI cancel) kills the fork server too,
+    often with a request of ours still unread in its socket: then we read a reset, not an end.
+    The task waiting on that request must end at once (refused), or the run waits for ever."""
+    server = engine_functions()["ForkServer"](clean_env())
+    refused = []  # type: List[str]
+
+    def spawn() -> None:
+        try:
+            server.spawn(["python3", "-S", str(MAPPER)], None, None, None, clean_env())
+        except OSError as error:
+            refused.append(str(error))
+    try:
+        os.kill(server.process.pid, signal.SIGSTOP)  # it reads nothing more
+        waiting = threading.Thread(target=spawn, daemon=True)
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while not server.requests or server.send_lock.locked():  # until the request is sent
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(server.process.pid, signal.SIGKILL)
+        waiting.join(30)
+        server.reader.join(30)
+        assert not waiting.is_alive() and refused == ["the fork server stopped"]
+        assert not server.reader.is_alive() and server.gone
+    finally:
+        server.process.kill()
+        server.close()

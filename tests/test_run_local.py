@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
-from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, tool
+from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, shell, tool
 import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
@@ -658,6 +658,89 @@ def test_an_interrupted_job_stops_its_tasks_and_leaves_nothing(tmp_path, how):
     while not all(gone(pid) for pid in tasks):
         assert time.monotonic() < deadline, tasks
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_the_whole_group_stops_the_pairs_tasks_and_leaves_nothing(tmp_path, signum):
+    """SIGTERM to the process group (what `timeout` and a CI cancel send), or SIGHUP (the ssh
+    session to the master node dropped): the fork server the pair's tasks come from dies with
+    the rest, and the run still ends at once with 130, leaving nothing behind. The input is a
+    named pipe, so its map task waits for data until the signal."""
+    write_tree(tmp_path / "in", {"a": b'{"k":1}\n'})
+    fifo = tmp_path / "in" / "b"
+    os.mkfifo(str(fifo))
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([str(RUN_LOCAL), "-o", "out", "in", "--", "--key", "k"], cwd=str(tmp_path),
+                            env=clean_env(TMPDIR=str(tmp_path / "tmp")), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:  # until the pipe's map task reads it: then a writer can open it
+        try:
+            writer = os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+    try:
+        os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 130 and err.endswith(b"run_local.sh: interrupted; no output written\n"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_an_output_directory_made_while_the_job_runs_is_left_alone(tmp_path):
+    write_tree(tmp_path / "in", {"a": b'{"k":1}\n'})
+    fifo = tmp_path / "in" / "b"
+    os.mkfifo(str(fifo))
+    proc = subprocess.Popen([str(RUN_LOCAL), "-o", "out", "in", "--", "--key", "k"], cwd=str(tmp_path),
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with open(str(fifo), "wb") as writer:  # the job waits for this pipe's data meanwhile
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "keep").write_bytes(b"mine")
+        writer.write(b'{"k":2}\n')
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert b"output directory %s appeared while this job ran" % bytes(tmp_path / "out") in err
+    assert output_files(tmp_path / "out") == {"keep": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+def test_a_named_pipe_input_is_cut_into_hadoops_lines_like_a_file(tmp_path):
+    data = b"\xef\xbb\xbfa\rb\r\nc"
+    (tmp_path / "f").write_bytes(data)
+    from_file = run_local(["-r", "0", "--mapper", "cat", tmp_path / "f"]).stdout
+    piped = shell("%s -r 0 --mapper cat <(cat %s)" % (RUN_LOCAL, tmp_path / "f")).stdout
+    assert piped == from_file == b"a\t\nb\t\nc\t\n"
+
+
+@pytest.mark.parametrize("layout,message", [
+    ({"d/sub/f": b"{}\n", "d/broken": "nowhere"}, "input {t}/d/broken: No such file or directory"),
+    ({"d/sub/f": b"{}\n", "d/sub/loop": ".."}, "input {t}/d: {t}/d/sub/loop is a link back to {t}/d"),
+])
+def test_inputs_that_cannot_be_read_whole_are_refused(tmp_path, layout, message):
+    for name, content in layout.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            (tmp_path / name).symlink_to(content)
+        else:
+            (tmp_path / name).write_bytes(content)
+    run = run_local([tmp_path / "d", "-o", tmp_path / "out"], check=False)
+    assert run.returncode == 2 and run.stderr == "run_local.sh: %s\n" % message.format(t=tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_directories_that_cannot_be_or_must_not_be_written(tmp_path):
+    write_tree(tmp_path, {"data/f": b'{"k":1}\n', "file": b""})
+    under_a_file = run_local([tmp_path / "data", "-o", tmp_path / "file" / "out"], check=False)
+    assert under_a_file.returncode == 2 and "%s is a file" % (tmp_path / "file") in under_a_file.stderr
+    holds_input = run_local([tmp_path / "data", "-o", tmp_path, "--force"], check=False)
+    assert holds_input.returncode == 2 and "holds the input" in holds_input.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "file"]
+    closed = shell("%s %s >&-" % (RUN_LOCAL, tmp_path / "data"), check=False)
+    assert closed.returncode == 2 and b"standard output is closed: give -o DIR" in closed.stderr
 
 
 def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
