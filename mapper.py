@@ -523,8 +523,8 @@ def arrival_bucket(environ: Dict[str, str], period: str) -> Optional[str]:
     path = environ.get("mapreduce_map_input_file") or environ.get("map_input_file")
     if not path:
         raise UsageError("--time @arrival takes the delivery hour from the input file's path, which "
-                         "Hadoop passes in mapreduce_map_input_file: run it under Hadoop or "
-                         "run_local.sh, or set mapreduce_map_input_file=PATH for a local pipe")
+                         "Hadoop (and run_local.sh, for a file) passes in mapreduce_map_input_file: "
+                         "give the file itself, or set mapreduce_map_input_file=PATH for a pipe")
     match = _ARRIVAL_FOLDERS.search(path) or _ARRIVAL_NAME.search(path)
     if match is None:
         return None

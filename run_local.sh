@@ -210,6 +210,10 @@ class TaskFailed(Exception):
     """A task failed: the report to print."""
 
 
+class FlagsRefused(TaskFailed):
+    """This project's mapper.py exited with 2 in a map task: it refuses the job flags."""
+
+
 # ------------------------------------------------------------------------------------
 # Hadoop's rules, in bytes.
 # ------------------------------------------------------------------------------------
@@ -689,6 +693,7 @@ class Job:
         self.done_files = 0
         self.done_bytes = 0
         self.out_dir = os.path.join(work, "out")  # where part files go (-o: the staging dir)
+        self.own_mapper = None  # type: Optional[List[str]]  # the command, if it is mapper.py
         self.output_uri = "file:" + os.path.abspath(opts.output or self.out_dir)
 
     def task_env(self, kind: str, index: int, source: Optional[Input] = None) -> Dict[str, str]:
@@ -872,6 +877,10 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
         if proc.returncode != 0:
             failed.append((stage, proc, lines))
     if failed and report is None and not job.failed.is_set():
+        for stage, proc, lines in failed:
+            if proc.args is job.own_mapper and proc.returncode == 2:
+                said = re.sub(r"^mapper\.py: (error: )?", "", lines[-1] if lines else "")
+                raise FlagsRefused("%s: mapper.py refuses the job flags: %s" % (PROG, said))
         report = failure_report(failed, what)
     report = report or collect_error
     if report:
@@ -1580,7 +1589,7 @@ def run_reduce(job: Job, cmds: Commands, index: int, map_count: int) -> None:
 
 def run_tasks(job: Job, calls: List[Tuple]) -> None:
     """Run (function, args...) tasks, jobs at a time, in threads; stop at the first failure."""
-    failures = []  # type: List[str]
+    failures = []  # type: List[TaskFailed]
     errors = []  # type: List[BaseException]  # anything else a task raised: raised here
     pending = iter(calls)  # shared by the workers: each takes the next task
 
@@ -1593,7 +1602,7 @@ def run_tasks(job: Job, calls: List[Tuple]) -> None:
             except TaskFailed as failure:
                 with job.lock:
                     if not job.failed.is_set() and str(failure):
-                        failures.append(str(failure))
+                        failures.append(failure)
                     job.failed.set()
                 job.kill_all()
             except BaseException as error:
@@ -1616,7 +1625,7 @@ def run_tasks(job: Job, calls: List[Tuple]) -> None:
     if errors:
         raise errors[0]
     if job.failed.is_set():
-        raise TaskFailed(failures[0] if failures else "%s: a task failed" % PROG)
+        raise failures[0] if failures else TaskFailed("%s: a task failed" % PROG)
 
 
 class Progress(threading.Thread):
@@ -1756,6 +1765,8 @@ def run_emulated(opts: Options, here: str, kept: Kept) -> int:
 def run_job(job: Job, cmds: Commands, inputs: List[Input], output: Optional[Output], kept: Kept) -> int:
     """The map and reduce tasks of one run, in job.work; the exit status."""
     opts, work = job.opts, job.work
+    if opts.mapper is None:
+        job.own_mapper = cmds.mapper
     progress = Progress(job, len(inputs), sum(i.size for i in inputs))
     if sys.stderr.isatty():
         progress.start()
@@ -1785,6 +1796,10 @@ def run_job(job: Job, cmds: Commands, inputs: List[Input], output: Optional[Outp
             status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], work)
         print_counters(job.counters)
         return status
+    except FlagsRefused as refused:  # bad usage, found by the first map task
+        progress.finish()
+        sys.stderr.write("%s\n" % refused)
+        return 2
     except TaskFailed as failure:
         progress.finish()
         sys.stderr.write("%s\n" % failure)

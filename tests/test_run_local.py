@@ -261,6 +261,8 @@ def test_help_documents_every_flag():
     (["--mapper", " "], "--mapper: an empty command"),
     (["-o", "s3://bucket/out"], "only a local directory here"),
     (["-", "-"], "standard input (-) can be read only once"),
+    (["--", "--per", "week"], "mapper.py refuses the job flags: argument --per: invalid choice: 'week'"),
+    (["--no-fork-server", "--", "--nope"], "mapper.py refuses the job flags: unrecognized arguments: --nope"),
 ])
 def test_bad_usage_gives_one_line_and_exit_2(args, message):
     run = run_local(args, check=False)
