@@ -137,12 +137,16 @@ def kept(name, key, make):
     return value
 
 
-with open(sys.argv[1], "rb") as f:
-    before, start, rest = f.read().partition(b"\n: <<\x27PYTHON\x27\n")
-source = b"\n" * (before + start).count(b"\n") + rest.rpartition(b"\nPYTHON\n")[0]  # the lines keep their numbers
-engine = {"__name__": "run_local", "__builtins__": __builtins__}
-exec(kept("run_local", source, lambda: compile(source, "run_local.sh", "exec")), engine)
-engine["command_line"](sys.argv[1], sys.argv[2:], kept)
+try:
+    with open(sys.argv[1], "rb") as f:
+        before, start, rest = f.read().partition(b"\n: <<\x27PYTHON\x27\n")
+    source = b"\n" * (before + start).count(b"\n") + rest.rpartition(b"\nPYTHON\n")[0]  # the lines keep their numbers
+    engine = {"__name__": "run_local", "__builtins__": __builtins__}
+    exec(kept("run_local", source, lambda: compile(source, "run_local.sh", "exec")), engine)
+    engine["command_line"](sys.argv[1], sys.argv[2:], kept)
+except KeyboardInterrupt:  # a ^C before the engine handles it: nothing was started yet
+    sys.stderr.write("run_local.sh: interrupted; no output written\n")
+    sys.exit(130)
 '
 exec python3 -S -c "$bootstrap" "${BASH_SOURCE[0]}" "$@"
 
