@@ -305,7 +305,8 @@ add_input_glob() {
 }
 
 # A Firehose prefix: the glob that matches its objects, after checking there are some and none
-# deeper (a deeper object means the glob matches a folder, and Hadoop fails with "Not a file").
+# deeper (a deeper object means the glob matches a folder: Hadoop reads the objects in it as input
+# too, and fails with "Not a file" on a folder in it).
 resolve_prefix() {
   local uri="$1" bucket="$2" prefix="$3" depth levels glob prefix_slashes matched deeper
   depth="$(trailing_date_depth "$prefix")"
@@ -328,10 +329,10 @@ resolve_prefix() {
     note "input $uri: looked at the first $DEPTH_CHECK_KEYS objects only for one deeper than the Firehose layout"
   fi
   if [[ -n "$deeper" ]]; then
-    die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob $glob would match a folder and Hadoop would fail with 'Not a file'. Give a deeper prefix or an explicit glob."
+    die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob $glob would match a folder: Hadoop would read what is in it as input too (or fail with 'Not a file' on a folder in it). Give a deeper prefix or an explicit glob."
   fi
   if ((matched == 0)); then
-    die "input $uri: no objects at the Firehose depth ($glob matches nothing), and Hadoop fails on an input that matches nothing. Check the prefix (aws s3 ls $uri)."
+    die "input $uri: no objects at the Firehose depth ($glob matches nothing), and Hadoop fails on an input that matches nothing. Check the prefix (aws s3 ls --recursive $uri); for another layout (a custom prefix such as year=2017/month=02/), give a glob that matches the objects, such as s3://$bucket/${prefix}*/*."
   fi
   check_formats "$uri" "$bucket" "$tmp/keys"
   note "input $uri -> $glob"
@@ -340,27 +341,35 @@ resolve_prefix() {
 
 # Firehose names its objects by its settings, and Hadoop decompresses by name and reads the rest
 # as lines of text. So a ZIP archive (ZIP compression) or a Parquet or ORC file (record format
-# conversion) would give nothing but malformed records. A .snappy object is read by SnappyCodec:
+# conversion) would give nothing but malformed records, and so would gzip data under another name
+# (GZIP with a custom file extension such as .json). A .snappy object is read by SnappyCodec:
 # right for Firehose's HADOOP_SNAPPY, but its SNAPPY is the framing format (it starts with
 # ff 06 00 00 "sNaPpY"), from which Hadoop reads no records at all, or fails with
 # OutOfMemoryError (it takes the header for a block length). Refuse those, naming a key: any
-# key of the list in file $3 with such an extension, and the first and the last .snappy objects
-# (Firehose changes the compression of new objects only).
+# key of the list in file $3 with such an extension; and, read 10 bytes each, the first and the
+# last objects and the first and the last .snappy ones (Firehose changes the settings of new
+# objects only, and names them in time order).
 SNAPPY_FRAMING_START="ff 06 00 00 73 4e 61 50 70 59"
+GZIP_START="1f 8b"
 
 check_formats() {
-  local uri="$1" bucket="$2" keys="$3" unreadable snappy kind
+  local uri="$1" bucket="$2" keys="$3" unreadable sample kind
   {
     IFS= read -r unreadable
-    while IFS= read -r snappy; do
-      [[ -n "$snappy" ]] || continue
-      check_snappy_object "$uri" "$bucket" "$snappy"
+    while IFS= read -r sample; do
+      [[ -n "$sample" ]] || continue
+      check_object_start "$uri" "$bucket" "$sample"
     done
   } < <(awk '
-    /\/$/ { next }
+    /\/$/ || /_\$folder\$$/ { next }
     /\.(zip|parquet|orc)$/ && unreadable == "" { unreadable = $0 }
-    /\.snappy$/ { if (first == "") first = $0; last = $0 }
-    END { print unreadable; print first; if (last != first) print last }' "$keys")
+    { if (first == "") first = $0; last = $0 }
+    /\.snappy$/ { if (first_snappy == "") first_snappy = $0; last_snappy = $0 }
+    END {
+      print unreadable
+      n = split(first "\n" last "\n" first_snappy "\n" last_snappy, picked, "\n")
+      for (i = 1; i <= n; i++) if (picked[i] != "" && !(picked[i] in shown)) { shown[picked[i]]; print picked[i] }
+    }' "$keys")
   [[ -n "$unreadable" ]] || return 0
   case "$unreadable" in
     *.zip) kind="a ZIP archive (Firehose's ZIP compression)" ;;
@@ -370,13 +379,19 @@ check_formats() {
   die "input $uri: s3://$bucket/$unreadable is $kind. Hadoop Streaming reads it as lines of text, so its records would all count as malformed. Deliver the stream as JSON with GZIP or Hadoop-compatible Snappy compression, or leave these objects out with a glob."
 }
 
-check_snappy_object() {
+check_object_start() {
   local uri="$1" bucket="$2" key="$3" start
-  aws_capture s3api get-object --bucket "$bucket" --key "$key" --range bytes=0-9 "$tmp/start" ||
+  if ! aws_capture s3api get-object --bucket "$bucket" --key "$key" --range bytes=0-9 "$tmp/start"; then
+    [[ "$aws_err" == *InvalidRange* ]] && return 0  # an empty object
     aws_die "reading the start of s3://$bucket/$key"
+  fi
   start="$(od -An -tx1 "$tmp/start" | tr -s ' \n' '  ')"
-  if [[ "${start# }" == "$SNAPPY_FRAMING_START"* ]]; then
+  start="${start# }"
+  if [[ "$key" == *.snappy && "$start" == "$SNAPPY_FRAMING_START"* ]]; then
     die "input $uri: s3://$bucket/$key is Snappy in its framing format (Firehose's SNAPPY compression), which Hadoop's SnappyCodec does not read: the step would read no records from it, or fail with OutOfMemoryError. Deliver the stream with Hadoop-compatible Snappy (HADOOP_SNAPPY) or GZIP, or decompress these objects first."
+  fi
+  if [[ "$key" != *.gz && "$start" == "$GZIP_START"* ]]; then
+    die "input $uri: s3://$bucket/$key is gzip data under a name Hadoop does not decompress (it goes by the .gz ending; Firehose's GZIP with a custom file extension does this): it would be read as lines of text, all malformed. Give the objects a name ending in .gz (in Firehose: a file extension such as .json.gz), or decompress them first."
   fi
 }
 
@@ -470,7 +485,7 @@ range_walk() {
 }
 
 resolve_range_input() {
-  local uri="$1" bucket key glob count=0
+  local uri="$1" bucket key glob folder count=0
   split_s3 "$uri" "--input"
   bucket="$s3_bucket"
   key="$s3_key"
@@ -482,28 +497,50 @@ resolve_range_input() {
   fi
   range_globs=()
   range_walk "$bucket" "$key" 1 "" "" ""
-  for glob in ${range_globs[@]+"${range_globs[@]}"}; do
+  ((${#range_globs[@]} > 0)) || die "input $uri: no Firehose folders YYYY/MM/DD/HH/ between $from_text and $to_text under it, so there is nothing to read"
+  range_keys "$uri" "$bucket" "$key"
+  check_formats "$uri" "$bucket" "$tmp/keys"
+  for glob in "${range_globs[@]}"; do
+    folder="${glob%%\**}"
+    if ((range_listed)) && ! awk -v folder="${folder#"s3://$bucket/"}" \
+      'index($0, folder) == 1 { found = 1; exit } END { exit !found }' "$tmp/keys"; then
+      note "input $uri: no objects in $folder (an empty folder): left out, as Hadoop fails on a glob that matches nothing"
+      continue
+    fi
     add_input_glob "$glob"
     note "input $uri -> $glob"
     count=$((count + 1))
   done
-  ((count > 0)) || die "input $uri: no Firehose folders YYYY/MM/DD/HH/ between $from_text and $to_text under it, so there is nothing to read"
-  range_keys "$uri" "$bucket" "$key"
-  check_formats "$uri" "$bucket" "$tmp/keys"
+  ((count > 0)) || die "input $uri: no objects in the Firehose folders YYYY/MM/DD/HH/ between $from_text and $to_text under it, so there is nothing to read"
 }
 
 # The objects of the range under the tree at s3://bucket/root into $tmp/keys, up to
 # DEPTH_CHECK_KEYS of them: S3 lists keys in order, and the layout sorts them by hour, so the
 # listing starts after the first hour's folder name and the keys past the last hour are dropped.
+# As for a prefix, an object deeper than the layout is refused. range_listed says whether the
+# listing went past the range (else it stopped at DEPTH_CHECK_KEYS, somewhere inside it).
+range_listed=0
+
 range_keys() {
-  local uri="$1" bucket="$2" root="$3" first last
+  local uri="$1" bucket="$2" root="$3" first last deeper
   first="$(hour_folder "$range_from")"
   last="$(hour_folder "$range_to")"
   list_keys "$bucket" "$root" "listing the input $uri" "$tmp/keys.all" "$DEPTH_CHECK_KEYS" "$root$first"
-  awk -v root="$root" -v last="$last" '
+  {
+    IFS= read -r range_listed
+    IFS= read -r deeper
+  } < <(awk -v root="$root" -v last="$last" -v keys="$tmp/keys" -v most="$DEPTH_CHECK_KEYS" '
+    BEGIN { printf "" > keys }
+    /\/$/ || /_\$folder\$$/ { next }
     { hour = substr($0, length(root) + 1, 13); rest = substr($0, length(root) + 14) }
-    hour ~ /^[0-9][0-9][0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]$/ && rest ~ /^\/[^\/]+$/ && hour <= last' \
-    "$tmp/keys.all" >"$tmp/keys"
+    hour !~ /^[0-9][0-9][0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]\/[0-9][0-9]$/ || hour > last { past = 1; next }
+    rest ~ /^\/[^\/]+$/ { print > keys; next }
+    rest ~ /^\// && deeper == "" { deeper = $0 }
+    END { print (past || NR < most) ? 1 : 0; print deeper }' "$tmp/keys.all")
+  if [[ -n "$deeper" ]]; then
+    die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob of its hour would match a folder: Hadoop would read what is in it as input too (or fail with 'Not a file' on a folder in it). Give explicit globs instead of --from/--to."
+  fi
+  ((range_listed)) || note "input $uri: looked at the first $DEPTH_CHECK_KEYS objects of the range only"
 }
 
 # YYYYMMDDHH as the folders YYYY/MM/DD/HH.
@@ -579,7 +616,7 @@ check_flags_locally() {
   mapreduce_map_input_file="s3://bucket/2017/01/01/00/stream-1-2017-01-01-00-00-00-check" \
     python3 "$HERE/mapper.py" ${job_flags[@]+"${job_flags[@]}"} </dev/null >/dev/null 2>"$tmp/flags.err" || status=$?
   if ((status == 2)); then
-    die "mapper.py refuses these job flags: $(grep -v '^reporter:' "$tmp/flags.err" | tail -n 1)"
+    usage_error "mapper.py refuses these job flags: $(grep -v '^reporter:' "$tmp/flags.err" | tail -n 1)"
   fi
 }
 
@@ -686,7 +723,13 @@ fetch_logs() {
   local -a filters=(--exclude "*")
   for pattern in "$@"; do filters+=(--include "$pattern"); done
   mkdir -p "$dest"
-  aws_capture s3 cp --recursive "$prefix_uri" "$dest" "${filters[@]}" --only-show-errors || return 0
+  if ! aws_capture s3 cp --recursive "$prefix_uri" "$dest" "${filters[@]}" --only-show-errors; then
+    case "$aws_err" in  # not there yet is no error; a log bucket that cannot be read is
+      *NoSuchBucket* | *AccessDenied* | *"Access Denied"* | *Forbidden* | *InvalidAccessKeyId* | \
+        *ExpiredToken* | *"Unable to locate credentials"*) aws_die "reading the logs under $prefix_uri" ;;
+    esac
+    return 0
+  fi
   while IFS= read -r file; do
     [[ -n "$file" ]] || continue
     gzip -dc "$file" >"${file%.gz}" 2>/dev/null || cp "$file" "${file%.gz}"
@@ -709,6 +752,10 @@ python_error() {
        END { print line }' "$1"
 }
 
+out_of_memory() {
+  echo "a task ran out of memory: give it more (-D mapreduce.map.memory.mb=..., -D mapreduce.reduce.memory.mb=...); or, if a glob took in .snappy objects in Snappy's framing format (Firehose's SNAPPY compression), Hadoop cannot read those at all"
+}
+
 probable_cause() {
   local step_log="$1" task_log="$2" code program
   if grep -qE 'Output directory .* already exists|FileAlreadyExistsException' "$step_log"; then
@@ -725,6 +772,10 @@ probable_cause() {
   elif grep -q 'subprocess failed with code 127' "$step_log" "$task_log" 2>/dev/null ||
     grep -qE "python3.*(not found|No such file or directory)|\\\\r': No such file" "$task_log" 2>/dev/null; then
     printf '%s\n' "exit code 127: the command was not found on the node: python3 is missing there (EMR 7 has python3 but no 'python'; install it with a bootstrap action on other images), or a script started through its #! line has CRLF line endings (env: 'python3\\r')"
+  elif grep -qE 'Timed out after [0-9]+ secs' "$step_log" "$task_log" 2>/dev/null; then
+    echo "a task was stopped after reporting no progress for mapreduce.task.timeout (600 s by default): a record that takes that long, or a script that hangs; raise it with -D mapreduce.task.timeout=MILLISECONDS if the work is real"
+  elif grep -qE "OutOfMemoryError|beyond physical memory limits|beyond the 'PHYSICAL' memory limit|Container killed on request. Exit code is 137|subprocess failed with code 137" "$step_log" "$task_log" 2>/dev/null; then
+    out_of_memory
   elif code="$(grep -ohE -m 1 'subprocess failed with code [0-9]+' "$step_log" "$task_log" 2>/dev/null)"; then
     code="${code%%$'\n'*}"
     code="${code##* }"
@@ -733,8 +784,8 @@ probable_cause() {
     else
       echo "the script exited with code $code (see the task's stderr above)"
     fi
-  elif grep -qE 'OutOfMemoryError|beyond physical memory limits|Container killed' "$step_log" "$task_log" 2>/dev/null; then
-    echo "a task ran out of memory: give it more (-D mapreduce.map.memory.mb=..., -D mapreduce.reduce.memory.mb=...); or, if a glob took in .snappy objects in Snappy's framing format (Firehose's SNAPPY compression), Hadoop cannot read those at all"
+  elif grep -q 'Container killed' "$step_log" "$task_log" 2>/dev/null; then
+    out_of_memory
   else
     echo "unknown: read the logs above"
   fi
@@ -775,8 +826,13 @@ report_failure() {
   app="${app/#job_/application_}"
   if [[ -n "$app" ]]; then
     local app_dir="${cluster_log_uri%/}/$cluster/containers/$app/"
-    fetch_logs "$app_dir" "$tmp/containers" "*/stderr.gz" "*/stderr"
-    task="$(pick_task_log "$tmp/containers")"
+    while :; do  # EMR may push the containers' logs later than the step's
+      fetch_logs "$app_dir" "$tmp/containers" "*/stderr.gz" "*/stderr"
+      task="$(pick_task_log "$tmp/containers")"
+      if [[ -n "$task" ]] || ((SECONDS >= deadline)); then break; fi
+      note "waiting for EMR to push the task logs to $app_dir ..."
+      sleep "$poll"
+    done
     if [[ -n "$task" ]]; then
       cp "$tmp/containers/$task" "$task_log"
       last_lines "the failed task's stderr, $app_dir$task.gz" "$task_log" 30
@@ -900,8 +956,14 @@ parse_args() {
       --create-cluster) create_cluster=1; shift; continue ;;
       --yes) assume_yes=1; shift; continue ;;
     esac
+    case "$option" in
+      --cluster-id | --input | --output | --code | -r | --reducers | -D | --name | --from | --to | \
+        --profile | --region | --release-label | --instance-type | --instance-count | --log-uri | \
+        --poll | --log-wait) ;;
+      *) usage_error "unknown option $option (each input goes after --input; job flags for mapper.py after --)" ;;
+    esac
     (($# >= 2)) || usage_error "$option needs a value"
-    [[ "$option" == --name || "$2" != --* ]] || usage_error "$option needs a value (got $2)"
+    [[ "$2" != --* ]] || usage_error "$option needs a value (got $2)"
     case "$option" in
       --cluster-id) cluster_id="$2" ;;
       --input) inputs+=("$2") ;;
@@ -920,7 +982,6 @@ parse_args() {
       --log-uri) log_uri="$2" ;;
       --poll) poll="$2" ;;
       --log-wait) log_wait="$2" ;;
-      *) usage_error "unknown option $option (job flags for mapper.py go after --)" ;;
     esac
     shift 2
   done
@@ -942,6 +1003,7 @@ validate_args() {
   fi
   [[ "$instance_count" =~ ^[1-9][0-9]*$ ]] || usage_error "--instance-count $instance_count: not a number"
   [[ "$poll" =~ ^[0-9]+([.][0-9]+)?$ ]] || usage_error "--poll $poll: not a number of seconds"
+  [[ ! "$poll" =~ ^0*([.]0*)?$ ]] || usage_error "--poll $poll: give at least a second or so (EMR throttles a constant stream of requests)"
   [[ "$log_wait" =~ ^[0-9]+$ ]] || usage_error "--log-wait $log_wait: not a whole number of seconds"
   if [[ -n "$from_text$to_text" ]]; then
     [[ -n "$from_text" && -n "$to_text" ]] || usage_error "--from and --to go together"
@@ -964,11 +1026,18 @@ validate_args() {
   case "$code" in
     *[,#\*\?\[\{\ ]*) usage_error "--code $code: no commas, #, spaces or glob characters here (-files cannot carry them)" ;;
   esac
+  # -files reads each entry as a java.net.URI: %XX would be decoded, and | ^ " < > \ ` } or a
+  # space are refused; // in the path is made /, so the scripts would not be found where they went.
+  local uri_safe='^s3://[A-Za-z0-9._~!$&()+;=:@/-]+$'
+  if [[ ! "$code" =~ $uri_safe || "${code#s3://}" == *//* ]]; then
+    usage_error "--code $code: use letters, digits and . _ - / (Hadoop reads -files entries as URIs: %, quotes, | ^ < > \\ \` } and // do not survive)"
+  fi
   code="${code%/}/"
   [[ "$code" != "s3://$s3_bucket/" ]] || usage_error "--code $code: give a folder inside the bucket"
   if ((create_cluster)); then
     [[ -n "$log_uri" ]] || log_uri="${code}logs/"
     split_s3 "$log_uri" "--log-uri"
+    log_uri="${log_uri%/}/"
   fi
 }
 
@@ -997,20 +1066,38 @@ input_static() {
   fi
 }
 
-# Checked before any request: the code must not be inside an input or the output.
+# Checked before any request: the code (and a new cluster's logs) must not be inside an input or
+# the output, and no input inside another (Hadoop would read its objects twice).
 check_placement() {
-  local input static codeuri="$code" outdir="${output%/}/"
+  local input static codeuri="$code" outdir="${output%/}/" other
   for input in "${inputs[@]}"; do
     static="$(input_static "$input")"
     if [[ "$codeuri" == "$static"* ]]; then
       die "--code $code is inside the input $input: the job would read its own scripts as data. Put the code under a prefix outside every input (another folder or bucket)"
     fi
+    if ((create_cluster)) && [[ "$log_uri" == "$static"* ]]; then
+      die "--log-uri $log_uri is inside the input $input: the job would read the cluster's logs as data. Give a --log-uri outside every input"
+    fi
     if [[ "$outdir" == "$static"* ]]; then
       note "warning: --output $output is inside the input $input: a later run over the same input would read it"
     fi
+    for other in "${inputs[@]}"; do
+      [[ "$other" != "$input" && "$(input_static "$other")" == "$static"* ]] || continue
+      if is_glob "$input" || is_glob "$other"; then
+        note "warning: the inputs $input and $other may overlap: Hadoop reads an object that both match twice"
+      else
+        usage_error "--input $other is inside --input $input: Hadoop would read its objects twice, and count them twice"
+      fi
+    done
   done
+  if [[ "$(printf '%s\n' "${inputs[@]}" | sort | uniq -d)" ]]; then
+    usage_error "an --input is given twice: Hadoop would read its objects twice, and count them twice"
+  fi
   if [[ "$codeuri" == "$outdir"* ]]; then
     die "--code $code is inside --output $output: uploading the scripts would create the output, and Hadoop refuses an existing output"
+  fi
+  if ((create_cluster)) && [[ "$log_uri" == "$outdir"* ]]; then
+    die "--log-uri $log_uri is inside --output $output: the cluster's logs would create the output before the step runs, and Hadoop refuses an existing output"
   fi
 }
 

@@ -136,19 +136,17 @@ NASTY_FLAGS = ["--key", "group.group_city,venue.venue name", "--time", "it's", "
 def test_step_has_the_arguments_for_prefix_glob_and_object_inputs(world: World) -> None:
     aws, cluster = world
     code, output = fresh()
-    obj = "s3://%s/%s" % (EVENTS, SAMPLE_KEYS[-1])
+    obj = "s3://%s/%s" % (EVENTS, SAMPLE_KEYS[2])  # 2017/02/28/09/...
     explicit_glob = "s3://%s/2017/02/28/1[0-9]/*" % EVENTS
-    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS,
-                    "--input", "s3://%s/2017/02/27/" % EVENTS, "--input", "s3://%s/" % EVENTS,
-                    "--input", explicit_glob, "--input", obj, "--input", "s3://%s/2017/02/28" % EVENTS,
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/2017/02/27/" % EVENTS,
+                    "--input", explicit_glob, "--input", obj,
                     "--output", output + "/", "--code", code,
                     "-c", "-r", "3", "-D", "mapreduce.job.name=firehose mr, 'test'", "--name", 'nightly "rsvps" \\ &',
                     "--", *NASTY_FLAGS)
     assert result.returncode == 0, result.stderr
     step = step_of(aws, cluster, step_id_from(result.stdout))
     args = step["Config"]["Args"]
-    globs = ["s3://%s/2017/02/*/*/*" % EVENTS, "s3://%s/2017/02/27/*/*" % EVENTS,
-             "s3://%s/*/*/*/*/*" % EVENTS, explicit_glob, obj, "s3://%s/2017/02/28/*/*" % EVENTS]
+    globs = ["s3://%s/2017/02/27/*/*" % EVENTS, explicit_glob, obj]
     assert args == expected_args(code, output, globs, args[args.index("-mapper") + 1],
                                  ["-combiner", "python3 reducer.py --combine", "-numReduceTasks", "3"],
                                  ["-D", "mapreduce.job.name=firehose mr, 'test'"])
@@ -156,10 +154,16 @@ def test_step_has_the_arguments_for_prefix_glob_and_object_inputs(world: World) 
     assert step["Config"]["Jar"] == "command-runner.jar"
     assert step["ActionOnFailure"] == "CONTINUE"
     assert step["Name"] == 'nightly "rsvps" \\ &'
-    # the prefix globs reach exactly the objects (and no folder) of the Firehose tree
-    assert hadoop_glob_matches(globs[0], SAMPLE_KEYS) == SAMPLE_KEYS
-    assert hadoop_glob_matches(globs[1], SAMPLE_KEYS) == [k for k in SAMPLE_KEYS if k.startswith("2017/02/27/")]
-    assert hadoop_glob_matches(globs[2], SAMPLE_KEYS) == SAMPLE_KEYS
+    assert hadoop_glob_matches(globs[0], SAMPLE_KEYS) == [k for k in SAMPLE_KEYS if k.startswith("2017/02/27/")]
+    # each prefix becomes the glob at the depth of its objects, which reaches exactly them (no folder)
+    for given, glob in [("", "*/*/*/*/*"), ("2017/02/", "2017/02/*/*/*"), ("2017/02/28", "2017/02/28/*/*")]:
+        dry = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/%s" % (EVENTS, given),
+                     "--output", fresh()[1], "--code", code)
+        assert dry.returncode == 0, dry.stderr
+        dry_args = dry_run_step(dry.stdout)[1]["Args"]
+        assert dry_args[dry_args.index("-input") + 1] == "s3://%s/%s" % (EVENTS, glob)
+        assert hadoop_glob_matches("s3://%s/%s" % (EVENTS, glob), SAMPLE_KEYS) == [
+            k for k in SAMPLE_KEYS if k.startswith(given)]
     # and the scripts are in S3, byte for byte
     s3 = aws.client("s3")
     for name in ("mapper.py", "reducer.py"):
@@ -351,6 +355,83 @@ def test_preflight_failures(world: World, tmp_path: Path) -> None:
     assert "refuses these job flags" in attempt(flags=["--per", "week"]).stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--name", "--dry-run"], "--name needs a value (got --dry-run)"),
+    (["--dryrun"], "unknown option --dryrun"),
+    (["s3://stray/"], "unknown option s3://stray/"),
+    (["--poll", "0"], "--poll 0: give at least a second"),
+    (["--code", "s3://%s/c%%41de/" % WORK], "Hadoop reads -files entries as URIs"),
+    (["--code", "s3://%s/code//" % WORK], "Hadoop reads -files entries as URIs"),
+    (["--input", "s3://%s/2017/02/27/" % EVENTS], "is inside --input s3://%s/2017/02/" % EVENTS),
+    (["--input", "s3://%s/2017/02/" % EVENTS], "an --input is given twice"),
+    (["--", "--bogus"], "mapper.py refuses these job flags"),
+])
+def test_bad_usage_is_refused_with_one_line_before_any_change(world: World, args: List[str], message: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    base = {"--cluster-id": cluster, "--input": "s3://%s/2017/02/" % EVENTS, "--output": output, "--code": code}
+    argv = [word for pair in base.items() for word in pair]
+    if args[0] == "--code":
+        argv = argv[:-2] + args
+    elif args[0] == "--":
+        argv += args
+    else:
+        argv = args + argv if args[0] == "--name" else argv + args
+    aws.clear_requests()
+    result = submit(aws, *argv)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert aws.changing_requests() == [] and "Traceback" not in result.stderr
+
+
+def test_inputs_that_may_overlap_through_a_glob_are_warned_about(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS,
+                    "--input", "s3://%s/2017/02/2[78]/1*/*" % EVENTS, "--output", output, "--code", code)
+    assert result.returncode == 0, result.stderr
+    assert "warning: the inputs s3://%s/2017/02/ and s3://%s/2017/02/2[78]/1*/* may overlap" % (EVENTS, EVENTS) \
+        in result.stderr
+
+
+def test_a_new_clusters_log_uri_must_not_be_in_the_output_or_an_input(world: World) -> None:
+    aws, _ = world
+    code, output = fresh()
+    for log_uri, message in [(output + "/logs/", "is inside --output"), ("s3://%s/logs/" % EVENTS, "is inside the input")]:
+        aws.clear_requests()
+        result = submit(aws, "--create-cluster", "--yes", "--input", "s3://%s/" % EVENTS, "--output", output,
+                        "--code", code, "--log-uri", log_uri)
+        assert result.returncode == 1 and "--log-uri %s %s" % (log_uri, message) in result.stderr, result.stderr
+        assert aws.changing_requests() == []
+
+
+def test_a_date_range_refuses_deeper_objects_and_leaves_out_empty_hours(world: World) -> None:
+    aws, cluster = world
+    s3 = aws.client("s3")
+    keys = {"range/2019/05/01/10/s-1-2019-05-01-10-00-00-a": b'{"k":1}\n',
+            "range/2019/05/01/11/": b"",  # an hour folder with nothing in it (a console-made folder)
+            "range/2019/05/01/12/s-1-2019-05-01-12-00-00-b": b'{"k":2}\n',
+            "range/2019/05/02/00/sub/deeper": b'{"k":3}\n'}
+
+    def attempt(start: str, end: str) -> subprocess.CompletedProcess:
+        code, output = fresh()
+        return submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/range/" % WORK,
+                      "--from", start, "--to", end, "--output", output, "--code", code)
+    try:
+        for key, body in keys.items():
+            s3.put_object(Bucket=WORK, Key=key, Body=body)
+        day = attempt("2019-05-01T10", "2019-05-01T12")
+        assert day.returncode == 0, day.stderr
+        args = dry_run_step(day.stdout)[1]["Args"]
+        assert [args[i + 1] for i, a in enumerate(args) if a == "-input"] == [
+            "s3://%s/range/2019/05/01/10/*" % WORK, "s3://%s/range/2019/05/01/12/*" % WORK]
+        assert "no objects in s3://%s/range/2019/05/01/11/ (an empty folder): left out" % WORK in day.stderr
+        deeper = attempt("2019-05-01", "2019-05-02")
+        assert deeper.returncode == 1 and "range/2019/05/02/00/sub/deeper is deeper than the Firehose layout" \
+            in deeper.stderr
+    finally:
+        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in keys]})
+
+
 def test_a_prefix_with_objects_deeper_than_firehose_is_refused(world: World) -> None:
     aws, cluster = world
     code, output = fresh()
@@ -405,6 +486,7 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         "formats/one/s-1-2019-03-01-00-10-00-c.parquet": b"PAR1",
     }
     switched = "formats/snappy/2019/03/01/02/s-2-2019-03-01-02-10-00-c.snappy"  # SNAPPY from then on
+    gzipped = "formats/json/2019/03/01/00/s-1-2019-03-01-00-10-00-a.json"  # GZIP, custom file extension
 
     def attempt(*inputs: str) -> subprocess.CompletedProcess:
         code, output = fresh()
@@ -430,8 +512,13 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         framed = attempt("--input", "s3://%s/formats/snappy/" % WORK)
         assert "s3://%s/%s is Snappy in its framing format" % (WORK, switched) in framed.stderr
         assert "OutOfMemoryError" in framed.stderr
+        s3.put_object(Bucket=WORK, Key=gzipped, Body=gzip.compress(events))
+        for given in ("formats/json/", gzipped):
+            named = attempt("--input", "s3://%s/%s" % (WORK, given))
+            assert "s3://%s/%s is gzip data under a name Hadoop does not decompress" % (WORK, gzipped) \
+                in named.stderr
     finally:  # the other tests share the bucket
-        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in [*objects, switched]]})
+        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in [*objects, switched, gzipped]]})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -553,6 +640,39 @@ def test_wait_on_failure_reads_the_logs_and_names_the_cause(world: World, tmp_pa
         assert "Streaming Command Failed!" in stderr
 
 
+def test_wait_waits_for_task_logs_that_come_after_the_steps(world: World, tmp_path: Path) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code, "--log-wait", "60")
+    logs = LOG_URI.split("/", 3)[3] + cluster
+    job = "1764028800000_%04d" % (uuid.uuid4().int % 10000)
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=WORK, Key="%s/steps/%s/stderr.gz" % (logs, step), Body=gz(task_failure(job, 1)))
+    aws.set_step_state(cluster, step, "FAILED", "Step failed")
+    said = []  # type: List[str]
+    while not said or "waiting for EMR to push the task logs" not in said[-1]:  # the step's logs only, so far
+        said.append(process.stderr.readline())
+        assert said[-1], "".join(said)
+    s3.put_object(Bucket=WORK, Key="%s/containers/application_%s/container_%s_01_000002/stderr.gz" % (logs, job, job),
+                  Body=gz(python_traceback(tmp_path)))  # the task's, later, as EMR may push them
+    status, _, stderr = finish(process)
+    assert status == 1, "".join(said) + stderr
+    assert "Probable cause: a Python error in the task: KeyError: 'group'" in stderr
+
+
+def test_wait_says_when_the_log_bucket_cannot_be_read(world: World) -> None:
+    aws, _ = world
+    cluster = start_cluster(aws, log_uri="s3n://no-such-log-bucket/logs/")
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code, "--log-wait", "600")
+    aws.set_step_state(cluster, step, "FAILED", "Step failed")
+    status, _, stderr = finish(process)  # at once, not after --log-wait
+    assert status == 1 and "reading the logs under s3://no-such-log-bucket/logs/" in stderr, stderr
+    assert "NoSuchBucket" in stderr
+
+
 def probable_cause(tmp_path: Path, step_log: str, task_log: str = "") -> str:
     """The script's own probable_cause function on these logs (sourced: main does not run)."""
     (tmp_path / "step.log").write_text(step_log)
@@ -585,6 +705,12 @@ def test_the_probable_cause_of_each_failure(tmp_path: Path) -> None:
         .startswith("an input matches nothing")
     assert probable_cause(tmp_path, "Container killed ... running beyond physical memory limits\n").startswith(
         "a task ran out of memory")
+    assert probable_cause(tmp_path, "Container [pid=7] is running 1500MB beyond the 'PHYSICAL' memory limit.\n"
+                          + task_failure(job, 137)).startswith("a task ran out of memory")
+    assert probable_cause(tmp_path, task_failure(job, 137)).startswith("a task ran out of memory")
+    assert probable_cause(tmp_path, "AttemptID:attempt_1_m_000000_0 Timed out after 600 secs\n"
+                          "Container killed by the ApplicationMaster.\n").startswith(
+        "a task was stopped after reporting no progress for mapreduce.task.timeout")
     assert probable_cause(tmp_path, step_head(job)).startswith("unknown")
 
 
