@@ -801,7 +801,12 @@ report_failure() {
     [[ -n "$line" && "$line" != None ]] && note "EMR says: $line"
   done
   if [[ "$state" == CANCELLED ]]; then
-    die "the step was cancelled (by someone, or because an earlier step failed or the cluster is terminating): nothing of its own went wrong"
+    local cluster_said=""
+    if aws_capture emr describe-cluster --cluster-id "$cluster" --query \
+      'Cluster.Status.[State, StateChangeReason.Code, StateChangeReason.Message]' --output text; then
+      cluster_said=" The cluster: $(printf '%s' "$aws_out" | tr '\t' ' ')"
+    fi
+    die "the step was cancelled (by someone, or because an earlier step failed or the cluster is terminating): nothing of its own went wrong.$cluster_said"
   fi
   if [[ -z "$cluster_log_uri" ]]; then
     die "the cluster has no log URI, so there are no task logs to read: look at the step in the EMR console, and create clusters with --log-uri"

@@ -661,6 +661,19 @@ def test_wait_waits_for_task_logs_that_come_after_the_steps(world: World, tmp_pa
     assert "Probable cause: a Python error in the task: KeyError: 'group'" in stderr
 
 
+def test_wait_on_a_cancelled_step_says_what_became_of_the_cluster(world: World) -> None:
+    aws, _ = world
+    cluster = start_cluster(aws)
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code)
+    aws.client("emr").terminate_job_flows(JobFlowIds=[cluster])
+    aws.set_step_state(cluster, step, "CANCELLED")
+    status, _, stderr = finish(process)
+    assert status == 1 and "Step %s CANCELLED." % step in stderr, stderr
+    assert "nothing of its own went wrong. The cluster: TERMINATED" in stderr
+
+
 def test_wait_says_when_the_log_bucket_cannot_be_read(world: World) -> None:
     aws, _ = world
     cluster = start_cluster(aws, log_uri="s3n://no-such-log-bucket/logs/")
