@@ -160,7 +160,7 @@ def firehose_records(batches: Iterable[List[bytes]], counters: Counters) -> Iter
 
 
 def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
-    index = start  # type: Optional[int]
+    index = start
     while True:
         index = _SKIP_SPACE(line, index).end()
         if line.startswith(_BOM, index):
@@ -173,9 +173,10 @@ def _records_from(line: str, start: int, counters: Counters) -> Iterator[dict]:
             counters.add("malformed")
             if line.__class__ is str:
                 line = _LineWithErrors(line)
-            index = next_record_start(line, index, error)
-            if index is None:
+            resume = next_record_start(line, index, error)
+            if resume is None:
                 return
+            index = resume
             continue
         if value.__class__ is dict:
             yield value

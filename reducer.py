@@ -119,11 +119,13 @@ MIN_EXPONENT = -(1 << 28)  # 268 million fractional digits: more than a Firehose
 
 
 def _number(field: bytes) -> Decimal:
-    try:
-        if _NUMBER.match(field) is None:
-            raise decimal.InvalidOperation
-        number = Decimal(field.decode("ascii"))
-    except decimal.InvalidOperation:  # not a number, or an exponent beyond 10**18
+    number = None  # type: Optional[Decimal]
+    if _NUMBER.match(field) is not None:
+        try:
+            number = Decimal(field.decode("ascii"))
+        except decimal.InvalidOperation:  # an exponent beyond 10**18
+            pass
+    if number is None:
         raise BadLine("not a number: %r" % field[:40])
     if number.adjusted() > MAX_ADJUSTED or number.as_tuple().exponent < MIN_EXPONENT:
         raise BadLine("number out of range: %r" % field[:40])

@@ -186,18 +186,15 @@ HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework",
 # are what Firehose writes for ZIP compression and record format conversion, and codecs that the
 # standard library cannot read (Hadoop reads Firehose's HADOOP_SNAPPY, but its SNAPPY, the framing
 # format, gives no records at all there: SnappyCodec takes the header for a block length).
+AS_TEXT = "Hadoop Streaming reads it as lines of text, so its records would all count as malformed"
+NOT_SUPPORTED = "this compression is not supported here (only .gz, .bz2, .deflate)"
 NOT_READ_HERE = {
-    ".zip": "a ZIP archive (Firehose's ZIP compression): Hadoop reads it as lines of text, so its "
-            "records would all count as malformed; unzip it first",
-    ".parquet": "a Parquet file (Firehose's record format conversion): Hadoop Streaming reads it as "
-                "lines of text, so its records would all count as malformed",
-    ".orc": "an ORC file (Firehose's record format conversion): Hadoop Streaming reads it as "
-            "lines of text, so its records would all count as malformed",
+    ".zip": "a ZIP archive (Firehose's ZIP compression): %s; unzip it first" % AS_TEXT,
+    ".parquet": "a Parquet file (Firehose's record format conversion): " + AS_TEXT,
+    ".orc": "an ORC file (Firehose's record format conversion): " + AS_TEXT,
     ".snappy": "Snappy is not decompressed here (only .gz, .bz2, .deflate). On EMR, Hadoop reads "
                "Firehose's HADOOP_SNAPPY objects, but no records at all from its SNAPPY ones",
-    ".lz4": "this compression is not supported here (only .gz, .bz2, .deflate)",
-    ".zst": "this compression is not supported here (only .gz, .bz2, .deflate)",
-    ".lzo": "this compression is not supported here (only .gz, .bz2, .deflate)",
+    ".lz4": NOT_SUPPORTED, ".zst": NOT_SUPPORTED, ".lzo": NOT_SUPPORTED,
 }
 UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRecordReader does
 COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$")  # decompressed by name (case and all, as Hadoop); never split here
@@ -1704,7 +1701,6 @@ class Output:
             if source.path is not None and source.download is None:
                 where = os.path.realpath(source.path)
                 if where == os.path.realpath(self.path) or where.startswith(os.path.realpath(self.path) + os.sep):
-                    self.discard()
                     raise UsageError("output directory %s holds the input %s: --force would delete it"
                                      % (self.path, source.name))
 
