@@ -1071,13 +1071,30 @@ input_static() {
   fi
 }
 
+# Could the input's glob match the object at this URI? A Firehose prefix becomes a glob of one
+# depth (see resolve_prefix; a date range's globs have the same), so an object at another depth,
+# such as s3://b/firehose-mr/mapper.py beside a tree at s3://b/, is out of its reach. Globs and
+# objects: yes, to be safe.
+glob_may_reach() {
+  local input="$1" uri="$2" prefix depth prefix_slashes uri_slashes
+  is_glob "$input" && return 0
+  [[ "$input" == */ ]] || return 0
+  prefix="${input#s3://*/}"
+  [[ "$prefix" != "$input" ]] || return 0
+  depth="$(trailing_date_depth "$prefix")"
+  prefix_slashes="${prefix//[!\/]/}"
+  uri_slashes="${uri#s3://*/}"
+  uri_slashes="${uri_slashes//[!\/]/}"
+  ((${#uri_slashes} == ${#prefix_slashes} + 5 - depth - 1))
+}
+
 # Checked before any request: the code (and a new cluster's logs) must not be inside an input or
 # the output, and no input inside another (Hadoop would read its objects twice).
 check_placement() {
   local input static codeuri="$code" outdir="${output%/}/" other
   for input in "${inputs[@]}"; do
     static="$(input_static "$input")"
-    if [[ "$codeuri" == "$static"* ]]; then
+    if [[ "$codeuri" == "$static"* ]] && glob_may_reach "$input" "${codeuri}mapper.py"; then
       die "--code $code is inside the input $input: the job would read its own scripts as data. Put the code under a prefix outside every input (another folder or bucket)"
     fi
     if ((create_cluster)) && [[ "$log_uri" == "$static"* ]]; then

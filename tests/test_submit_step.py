@@ -339,8 +339,8 @@ def test_preflight_failures(world: World, tmp_path: Path) -> None:
     exists = attempt(output=taken + "/").stderr
     assert "already exists" in exists and "aws s3 rm --recursive s3://%s/taken/" % WORK in exists
     assert "bucket no-such-bucket does not exist" in attempt(output="s3://no-such-bucket/out").stderr
-    inside = attempt(input="s3://%s/" % EVENTS, code="s3://%s/code/" % EVENTS).stderr
-    assert "inside the input s3://%s/" % EVENTS in inside and "own scripts as data" in inside
+    inside = attempt(input="s3://%s/2017/02/" % EVENTS, code="s3://%s/2017/02/27/code/" % EVENTS).stderr
+    assert "inside the input s3://%s/2017/02/" % EVENTS in inside and "own scripts as data" in inside
     assert "inside --output" in attempt(code=output + "/code/").stderr
     for script in ("mapper.py", "reducer.py"):
         missing = attempt(script=copy_without(tmp_path, script))
@@ -381,6 +381,15 @@ def test_bad_usage_is_refused_with_one_line_before_any_change(world: World, args
     result = submit(aws, *argv)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert aws.changing_requests() == [] and "Traceback" not in result.stderr
+
+
+def test_code_beside_the_firehose_tree_in_its_bucket_is_out_of_the_globs_reach(world: World) -> None:
+    aws, cluster = world
+    _, output = fresh()
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--output", output,
+                    "--code", "s3://%s/firehose-mr/" % EVENTS)
+    assert result.returncode == 0, result.stderr
+    assert hadoop_glob_matches("s3://%s/*/*/*/*/*" % EVENTS, ["firehose-mr/mapper.py", "firehose-mr/reducer.py"]) == []
 
 
 def test_inputs_that_may_overlap_through_a_glob_are_warned_about(world: World) -> None:
