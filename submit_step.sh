@@ -329,7 +329,7 @@ resolve_prefix() {
     note "input $uri: looked at the first $DEPTH_CHECK_KEYS objects only for one deeper than the Firehose layout"
   fi
   if [[ -n "$deeper" ]]; then
-    die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob $glob would match a folder: Hadoop would read what is in it as input too (or fail with 'Not a file' on a folder in it). Give a deeper prefix or an explicit glob."
+    die_deeper "$uri" "s3://$bucket/$deeper" "the glob $glob" "Give a deeper prefix or an explicit glob."
   fi
   if ((matched == 0)); then
     die "input $uri: no objects at the Firehose depth ($glob matches nothing), and Hadoop fails on an input that matches nothing. Check the prefix (aws s3 ls --recursive $uri); for another layout (a custom prefix such as year=2017/month=02/), give a glob that matches the objects, such as s3://$bucket/${prefix}*/*."
@@ -393,6 +393,12 @@ check_object_start() {
   if [[ "$key" != *.gz && "$start" == "$GZIP_START"* ]]; then
     die "input $uri: s3://$bucket/$key is gzip data under a name Hadoop does not decompress (it goes by the .gz ending; Firehose's GZIP with a custom file extension does this): it would be read as lines of text, all malformed. Give the objects a name ending in .gz (in Firehose: a file extension such as .json.gz), or decompress them first."
   fi
+}
+
+# An object below the Firehose depth: the input's glob ($3) would match a folder.
+die_deeper() {
+  local uri="$1" object="$2" glob_words="$3" remedy="$4"
+  die "input $uri: $object is deeper than the Firehose layout YYYY/MM/DD/HH/object, so $glob_words would match a folder: Hadoop would read what is in it as input too (or fail with 'Not a file' on a folder in it). $remedy"
 }
 
 resolve_input() {
@@ -538,7 +544,7 @@ range_keys() {
     rest ~ /^\// && deeper == "" { deeper = $0 }
     END { print (past || NR < most) ? 1 : 0; print deeper }' "$tmp/keys.all")
   if [[ -n "$deeper" ]]; then
-    die "input $uri: s3://$bucket/$deeper is deeper than the Firehose layout YYYY/MM/DD/HH/object, so the glob of its hour would match a folder: Hadoop would read what is in it as input too (or fail with 'Not a file' on a folder in it). Give explicit globs instead of --from/--to."
+    die_deeper "$uri" "s3://$bucket/$deeper" "the glob of its hour" "Give explicit globs instead of --from/--to."
   fi
   ((range_listed)) || note "input $uri: looked at the first $DEPTH_CHECK_KEYS objects of the range only"
 }
