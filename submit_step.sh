@@ -143,6 +143,18 @@ hadoop_quote() {
   esac
 }
 
+# $1 without the start of a UTF-8 character cut off at its end. EMR takes 256 characters of a
+# step's name, and bash cuts in characters under a UTF-8 locale but in bytes under another (C).
+whole_utf8() (
+  local text="$1"
+  LC_ALL=C
+  if [[ "$text" == *[$'\xc0'-$'\xff'] ]]; then text="${text%?}"
+  elif [[ "$text" == *[$'\xe0'-$'\xff'][$'\x80'-$'\xbf'] ]]; then text="${text%??}"
+  elif [[ "$text" == *[$'\xf0'-$'\xff'][$'\x80'-$'\xbf'][$'\x80'-$'\xbf'] ]]; then text="${text%???}"
+  fi
+  printf '%s' "$text"
+)
+
 # The -mapper command for these job flags: python3 mapper.py FLAGS, quoted for splitArgs.
 mapper_command() {
   local command="python3 mapper.py" flag quoted
@@ -1157,7 +1169,7 @@ main() {
 
   # The step.
   local name="${step_name:-firehose-mr: $mapper_cmd}"
-  name="${name:0:256}"
+  name="$(whole_utf8 "${name:0:256}")"
   output="${output%/}"
   local -a args=(hadoop-streaming
     -files "${code}mapper.py#mapper.py,${code}reducer.py#reducer.py")

@@ -171,6 +171,24 @@ def test_step_has_the_arguments_for_prefix_glob_and_object_inputs(world: World) 
         assert body == (REPO / name).read_bytes()
 
 
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_a_long_step_name_is_cut_to_256_whole_characters(world: World, locale: str) -> None:
+    """EMR takes 256 characters of a name; bash counts bytes under C, and must not cut a
+    character in half there (the CLI would send a broken name, or fail)."""
+    aws, cluster = world
+    code, output = fresh()
+    name = "Ärgers " + "€" * 300
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/2017/02/27/" % EVENTS,
+                    "--output", output, "--code", code, "--name", name, env=aws.env(LC_ALL=locale))
+    assert result.returncode == 0, result.stderr
+    got = step_of(aws, cluster, step_id_from(result.stdout))["Name"]
+    assert name.startswith(got)
+    if locale == "C":  # 256 bytes: "Ärgers " is 8 of them, each € 3, and 2 of a € are left over
+        assert got == "Ärgers " + "€" * 82
+    else:
+        assert len(got) == 256
+
+
 def test_step_for_a_date_range_covers_the_hours_that_exist(world: World) -> None:
     aws, cluster = world
     code, output = fresh()
