@@ -571,13 +571,24 @@ hour_folder() {
 # ---------------------------------------------------------------------------------------------
 # Output, code, cluster
 
+# A JMESPath literal of the text $1 for a --query: JSON in backquotes, with a backquote written
+# as \u0060. (A '...' literal cannot end in a backslash.)
+jmespath_literal() {
+  local backquote='`' escaped='\u0060'
+  local json
+  json="$(json_string "$1")"
+  printf '%s%s%s' "$backquote" "${json//$backquote/$escaped}" "$backquote"
+}
+
 # Does Hadoop see s3://bucket/key as existing (an object, a folder marker, or objects under it)?
 check_output_free() {
-  local uri="$1" bucket="$2" key="${3%/}" quoted
-  local quote="'" escaped="\\'"
-  quoted=${key//$quote/$escaped}
+  local uri="$1" bucket="$2" key="${3%/}"
+  local same marker folder
+  same="$(jmespath_literal "$key")"
+  marker="$(jmespath_literal "${key}_\$folder\$")"
+  folder="$(jmespath_literal "$key/")"
   aws_capture s3api list-objects-v2 --bucket "$bucket" --prefix "$key" --delimiter / \
-    --query "length([Contents[?Key=='$quoted' || Key=='${quoted}_\$folder\$' || Key=='$quoted/'], CommonPrefixes[?Prefix=='$quoted/']][])" \
+    --query "length([Contents[?Key==$same || Key==$marker || Key==$folder], CommonPrefixes[?Prefix==$folder]][])" \
     --output text || {
     case "$aws_err" in
       *NoSuchBucket*) die "--output $uri: the bucket $bucket does not exist (Hadoop writes into an existing bucket): create it first (aws s3 mb s3://$bucket)" ;;

@@ -373,6 +373,29 @@ def test_preflight_failures(world: World, tmp_path: Path) -> None:
     assert "refuses these job flags" in attempt(flags=["--per", "week"]).stderr
 
 
+@pytest.mark.parametrize("name", ["out\\", "Jänner `it's` \"so\" \\"])
+def test_an_existing_output_is_found_whatever_its_name(world: World, name: str) -> None:
+    """Taken as an object, a folder marker or a folder of objects, an --output is refused before
+    any change; a free one is not. (The check is a JMESPath query over the listing.)"""
+    aws, cluster = world
+    s3 = aws.client("s3")
+    code = fresh()[0]
+    output = "s3://%s/%s-%s" % (WORK, uuid.uuid4().hex[:10], name)
+    key = output.split("/", 3)[3]
+
+    def attempt() -> subprocess.CompletedProcess:
+        return submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS,
+                      "--output", output, "--code", code)
+
+    free = attempt()
+    assert free.returncode == 0, free.stderr
+    for taken_as in [key, key + "_$folder$", key + "/", key + "/part-00000"]:
+        s3.put_object(Bucket=WORK, Key=taken_as, Body=b"old\n")
+        taken = attempt()
+        assert taken.returncode == 1 and "already exists" in taken.stderr, (taken_as, taken.stderr)
+        s3.delete_object(Bucket=WORK, Key=taken_as)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--name", "--dry-run"], "--name needs a value (got --dry-run)"),
     (["--dryrun"], "unknown option --dryrun"),
