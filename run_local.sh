@@ -323,20 +323,18 @@ def as_records(block: bytes) -> bytes:
 
 def decompressed(raw: IO[bytes], name: str) -> Iterator[bytes]:
     """The bytes of a file, decompressed by its name's extension like Hadoop's codecs (which
-    match it case and all: a .GZ file is read as it is)."""
+    match it case and all: a .GZ file is read as it is). Where Hadoop fails the map task, so
+    does this (ValueError): corrupt data, a file cut short, an empty .gz or .deflate file."""
     if name.endswith(".gz"):
-        make = lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)  # noqa: E731
+        make, kind = lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "gzip"  # noqa: E731
     elif name.endswith(".deflate"):
-        make = lambda: zlib.decompressobj()  # noqa: E731
+        make, kind = lambda: zlib.decompressobj(), "deflate"  # noqa: E731
     elif name.endswith(".bz2"):
         import bz2
-        make = bz2.BZ2Decompressor
+        make, kind = bz2.BZ2Decompressor, "bzip2"
     else:
-        while True:
-            block = raw.read(BLOCK)
-            if not block:
-                return
-            yield block
+        yield from iter(lambda: raw.read(BLOCK), b"")
+        return
     decoder = make()
     started = False
     while True:
@@ -345,14 +343,37 @@ def decompressed(raw: IO[bytes], name: str) -> Iterator[bytes]:
             break
         while block:
             if decoder.eof:  # a further member (concatenated gzip or bzip2 streams)
+                if kind == "bzip2":
+                    block = with_a_few_more(raw, block, 4)
+                    if not BZIP2_HEADER.match(block):
+                        return  # Hadoop's bzip2 reader ignores bytes after the last stream
                 decoder = make()
             started = True
-            out = decoder.decompress(block)
+            try:
+                out = decoder.decompress(block)
+            except (zlib.error, OSError) as error:
+                raise ValueError("corrupt %s data (%s): Hadoop fails the map task on it too" % (kind, error))
             if out:
                 yield out
             block = decoder.unused_data if decoder.eof else b""
     if started and not decoder.eof:
         raise ValueError("unexpected end of compressed data")
+    if not started and kind != "bzip2":
+        raise ValueError("an empty %s file: Hadoop fails the map task on it "
+                         "(EOFException: Unexpected end of input stream)" % name.rpartition(".")[2])
+
+
+BZIP2_HEADER = re.compile(rb"BZh[1-9]")
+
+
+def with_a_few_more(raw: IO[bytes], block: bytes, size: int) -> bytes:
+    """block, with bytes read from raw after it until it has `size` of them or raw ends."""
+    while len(block) < size:
+        more = raw.read(size - len(block))
+        if not more:
+            break
+        block += more
+    return block
 
 
 def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
@@ -813,6 +834,8 @@ class Feeder(threading.Thread):
                          "a task once the input outgrows its pipe buffers)")
         except (ValueError, OSError, EOFError) as err:
             self.error = str(err)
+        except Exception as err:  # never a task that seems to succeed with its input cut short
+            self.error = "%s: %s" % (type(err).__name__, err)
         finally:
             try:
                 self.sink.close()

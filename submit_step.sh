@@ -407,6 +407,39 @@ check_object_start() {
   fi
 }
 
+# The keys (one a line on stdin) that Hadoop reads for the glob $1 (a key, without s3://bucket/):
+# those it matches, and those in a folder it matches. The glob becomes an awk regular expression
+# as Hadoop's GlobPattern makes it a Java one, but for its paths: * and ? never match a /. awk
+# works on bytes here (LC_ALL=C), so ? and [!...] take a whole UTF-8 character where they match
+# one ([...] is taken as ASCII).
+keys_in_reach() {
+  GLOB="$1" LC_ALL=C awk '
+    function literal(c) { return index(".[]()*+?{}|^$\\", c) ? "\\" c : c }
+    BEGIN {
+      glob = ENVIRON["GLOB"]; n = length(glob); re = ""; curly = 0
+      for (i = 1; i <= n; i++) {
+        c = substr(glob, i, 1)
+        if (c == "\\" && i < n) { re = re literal(substr(glob, ++i, 1)) }
+        else if (c == "*") { re = re "[^/]*" }
+        else if (c == "?") { re = re "([^/\200-\377]|[\300-\377][\200-\277]+)" }
+        else if (c == "{") { re = re "("; curly++ }
+        else if (c == "," && curly) { re = re "|" }
+        else if (c == "}" && curly) { re = re ")"; curly-- }
+        else if (c == "[") {
+          negated = index("!^", substr(glob, ++i, 1)) > 0
+          i += negated
+          members = substr(glob, i, 1) == "]" ? substr(glob, i++, 1) : ""
+          while (i <= n && substr(glob, i, 1) != "]") members = members substr(glob, i++, 1)
+          if (negated) re = re "([^" members "/\200-\377]|[\300-\377][\200-\277]+)"
+          else re = re "[" members "]"
+        }
+        else { re = re literal(c) }
+      }
+      re = "^" re "(/.*)?$"
+    }
+    $0 ~ re'
+}
+
 # An object below the Firehose depth: the input's glob ($3) would match a folder.
 die_deeper() {
   local uri="$1" object="$2" glob_words="$3" remedy="$4"
@@ -424,10 +457,12 @@ resolve_input() {
   if is_glob "$uri"; then
     local static
     static="$(static_part "$key")"
-    list_keys "$bucket" "$static" "listing the input $uri" "$tmp/keys" 1
-    if [[ ! -s "$tmp/keys" ]]; then
+    list_keys "$bucket" "$static" "listing the input $uri" "$tmp/listed" "$DEPTH_CHECK_KEYS"
+    if [[ ! -s "$tmp/listed" ]]; then
       die "input $uri: nothing in S3 starts with s3://$bucket/$static, so the glob matches nothing and Hadoop would fail"
     fi
+    keys_in_reach "$key" <"$tmp/listed" >"$tmp/keys"
+    check_formats "$uri" "$bucket" "$tmp/keys"
     add_input_glob "$uri"
   elif [[ -z "$key" || "$key" == */ ]]; then
     resolve_prefix "$uri" "$bucket" "$key"

@@ -271,6 +271,56 @@ def test_a_failing_mapper_fails_both_without_success_marker(hadoop: Hadoop, fire
     assert not (tmp_path / "local" / "_SUCCESS").exists()
 
 
+def corrupt_crc(data: bytes) -> bytes:
+    """A gzip member whose CRC-32 no longer matches its data."""
+    return data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+
+
+GOOD = b'{"k":"a"}\n{"k":"b"}\n'
+# Damaged compressed files that Hadoop's codecs refuse: the map task reading one fails, and the job.
+UNREADABLE = {
+    "crc.gz": corrupt_crc(gzip.compress(GOOD)),
+    "trailing-garbage.gz": gzip.compress(GOOD) + b"garbage",
+    "zero-padded.gz": gzip.compress(GOOD) + bytes(512),
+    "plain-text.gz": GOOD,
+    "empty.gz": b"",
+    "empty.deflate": b"",
+}
+# And what its bzip2 reader takes: bytes after the last stream are left alone.
+READABLE_BZIP2 = {
+    "zero-padded.bz2": bz2.compress(GOOD) + bytes(100),
+    "trailing-garbage.bz2": bz2.compress(GOOD) + bz2.compress(b'{"k":"c"}\n') + b"garbage, BZ",
+    "empty.bz2": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_a_damaged_compressed_file_fails_both(hadoop: Hadoop, tmp_path, name: str):
+    data = tmp_path / "in" / "2017" / "02" / "27" / "14"
+    data.mkdir(parents=True)
+    (data / "good.gz").write_bytes(gzip.compress(GOOD))
+    (data / name).write_bytes(UNREADABLE[name])
+    on_hadoop = pair_on_hadoop(hadoop, tmp_path / "in", tmp_path / "hadoop", ["--key", "k"], False, tmp_path,
+                               check=False)
+    assert on_hadoop.returncode == 1 and "Job not successful!" in on_hadoop.stderr, on_hadoop.describe()
+    on_local = run_local(["-o", "local", "in", "--", "--key", "k"], cwd=tmp_path, check=False)
+    assert on_local.returncode == 1, on_local.describe()
+    assert "cannot read input %s" % (data / name).relative_to(tmp_path) in on_local.stderr
+    assert "Traceback" not in on_local.stderr
+    assert not (tmp_path / "local").exists()
+
+
+def test_bytes_after_the_last_bzip2_stream_are_ignored_by_both(hadoop: Hadoop, tmp_path):
+    data = tmp_path / "in" / "2017" / "02" / "27" / "14"
+    data.mkdir(parents=True)
+    for name, body in READABLE_BZIP2.items():
+        (data / name).write_bytes(body)
+    on_hadoop = pair_on_hadoop(hadoop, tmp_path / "in", tmp_path / "hadoop", ["--key", "k"], False, tmp_path)
+    on_local = pair_on_run_local(tmp_path / "in", tmp_path / "local", ["--key", "k"], False, tmp_path)
+    assert_same_output(on_hadoop, tmp_path / "hadoop", on_local, tmp_path / "local")
+    assert on_local.counters()["records"] == 5
+
+
 def test_an_existing_output_directory_is_refused_by_both(hadoop: Hadoop, firehose: Path,
                                                          tmp_path):
     existing = tmp_path / "existing"

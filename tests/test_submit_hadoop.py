@@ -109,3 +109,50 @@ def test_the_probable_cause_of_real_hadoop_failures(hadoop: Hadoop, tmp_path: Pa
     log = tmp_path / "console.log"
     log.write_text(run.console)
     assert probable_cause(log).startswith(cause), run.describe()
+
+
+# Keys with the characters a Hadoop glob or a regular expression gives a meaning to.
+GLOB_TREE = ["2017/02/27/10/a.gz", "2017/02/27/10/b.zip", "2017/02/28/10/c", "2017/03/01/00/d",
+             "2017/02/27/1/e", "x.y/z", "xay/z", "a{b}/c", "q[1]/r", "p+q/s", "(r)/t", "$d/u", "^h/v",
+             "Jänner/w", "sp ace/x", "top"]
+GLOBS = ["2017/02/*/10/*", "2017/02/2[78]/*/*", "2017/{02/27,03/01}/*/*", "2017/02/27/1?/*", "2017/02/27/*",
+         "2017/*", "x.y/*", "a\\{b\\}/*", "q\\[1\\]/*", "2017/02/2[!7]/*/*", "2017/02/2[^7]/*/*", "*",
+         "{x.y,p+q}/*", "(r)/*", "$d/*", "^h/*", "J?nner/*", "[!K]?nner/*", "Jä[!m]ner/*", "sp ace/*", "t{o,x}p", "2017/0{2,3}/*/*/[a-c]*"]
+
+
+def keys_in_reach(glob: str) -> List[str]:
+    """submit_step.sh's keys_in_reach (the script, sourced) over GLOB_TREE."""
+    result = subprocess.run(["bash", "-c", 'source "$1"; keys_in_reach "$2"', "bash", str(SCRIPT), glob],
+                            input="".join(key + "\n" for key in GLOB_TREE), capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    return sorted(result.stdout.splitlines())
+
+
+def test_the_keys_a_glob_reaches_are_those_hadoop_reads(hadoop: Hadoop, tmp_path: Path) -> None:  # noqa: F811
+    """An input glob is checked for formats Hadoop cannot read over the keys it reaches: the
+    files Hadoop's own globbing finds, and those in a folder it finds, for each of GLOBS."""
+    root = tmp_path / "tree"
+    for key in GLOB_TREE:
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_text("{}\n")
+    # One `hadoop fs -ls -R` for all the globs, each followed by a file that lists as itself.
+    marker = tmp_path / "end-of-glob"
+    marker.write_text("")
+    args = ["fs", "-ls", "-R"]
+    for glob in GLOBS:
+        args += ["file://%s/%s" % (root, glob), "file://%s" % marker]
+    listing = hadoop.run(args, cwd=tmp_path, check=False).stdout
+    found = [[]]  # type: List[List[str]]
+    for line in listing.splitlines():
+        if not line.startswith("-"):
+            continue  # a folder
+        path = line.split(None, 7)[7]
+        if path.endswith(str(marker)):
+            found.append([])
+        else:
+            found[-1].append(path.split(str(root) + "/", 1)[1])
+    assert len(found) == len(GLOBS) + 1, listing
+    for glob, files in zip(GLOBS, found):
+        assert files, glob  # each glob reaches something here
+        assert keys_in_reach(glob) == sorted(files), glob

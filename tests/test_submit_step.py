@@ -555,6 +555,10 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         assert "b.zip is a ZIP archive" in in_range.stderr
         before = attempt("--input", "s3://%s/formats/zip/" % WORK, "--from", "2019-03-01T00", "--to", "2019-03-01T00")
         assert before.returncode == 0, before.stderr
+        for glob in ("formats/zip/2019/03/01/*/*", "formats/zip/2019/03/01/*", "formats/{one,zip}/2019/*/*/01/*"):
+            assert "b.zip is a ZIP archive" in attempt("--input", "s3://%s/%s" % (WORK, glob)).stderr, glob
+        hour_zero = attempt("--input", "s3://%s/formats/zip/2019/03/01/0[!1]/*" % WORK)
+        assert hour_zero.returncode == 0, hour_zero.stderr
         parquet = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-c.parquet" % WORK)
         assert "c.parquet is a Parquet file (Firehose's record format conversion)" in parquet.stderr
         assert attempt("--input", "s3://%s/formats/snappy/" % WORK).returncode == 0
@@ -563,7 +567,7 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         assert "s3://%s/%s is Snappy in its framing format" % (WORK, switched) in framed.stderr
         assert "OutOfMemoryError" in framed.stderr
         s3.put_object(Bucket=WORK, Key=gzipped, Body=gzip.compress(events))
-        for given in ("formats/json/", gzipped):
+        for given in ("formats/json/", gzipped, "formats/json/2019/*/*/*/*"):
             named = attempt("--input", "s3://%s/%s" % (WORK, given))
             assert "s3://%s/%s is gzip data under a name Hadoop does not decompress" % (WORK, gzipped) \
                 in named.stderr
