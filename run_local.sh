@@ -19,7 +19,8 @@ INPUT (default: sample_data next to this script)
                       .lz4, .zst, .lzo are refused
   DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
                       as Hadoop's FileInputFormat skips them
-  'GLOB'              a pattern (*, ?, [...]) expanded here if the shell did not
+  'GLOB'              a pattern expanded here as Hadoop expands it: *, ?, [...], [!...] or
+                      [^...], {a,b} (also across /), \ escapes; quote it from the shell
   -                   standard input (one map task; gzip is recognised by its magic bytes)
   s3://BUCKET/PREFIX  every object under the prefix (a glob in the key works too), listed with
                       `aws s3 ls` and copied into the work directory (under $TMPDIR) with one
@@ -30,7 +31,8 @@ Options
                       (written into a temporary sibling and renamed at the end, so a failed run
                       leaves nothing). Without -o the merged result is printed on stdout,
                       sorted by its bytes (LC_ALL=C).
-      --force         replace DIR if it exists
+      --force         replace DIR if it exists and holds an earlier job's output only
+                      (part files and _SUCCESS)
   -r, --reducers N    number of reduce tasks (default 1). Keys go to reducers by Hadoop's
                       HashPartitioner; each reducer's input is sorted by key bytes.
                       -r 0 is a map-only job: one part file per map task.
@@ -154,7 +156,6 @@ exec python3 -S -c "$bootstrap" "${BASH_SOURCE[0]}" "$@"
 from __future__ import annotations
 
 import array
-import fnmatch
 import glob
 import marshal
 import mmap
@@ -580,8 +581,134 @@ def local_file(path: str) -> Input:
     return Input(path, size, "file:" + os.path.abspath(path), path)
 
 
+# ------------------------------------------------------------------------------------
+# Hadoop's globs (org.apache.hadoop.fs.Globber, GlobPattern, GlobExpander), which differ from
+# the shell's: [^...] negates as [!...] does, {a,b} alternates (across / too), * and ? match
+# names starting with . or _ (only what the last part matches is hidden from the input), and
+# a backslash escapes any character.
+# ------------------------------------------------------------------------------------
+
+GLOB_WILDCARDS = "*?[{"
+
+
+def has_wildcard(pattern: str) -> bool:
+    """Whether Hadoop takes the path as a glob: a *, ?, [ or { that no backslash escapes."""
+    escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in GLOB_WILDCARDS:
+            return True
+    return False
+
+
+def expand_slashed_braces(pattern: str) -> List[str]:
+    """GlobExpander: the patterns that a {...} holding a / stands for, one for each of its
+    alternatives, recursively (a {...} without / is left for the part it is in)."""
+    depth, start, commas, escaped = 0, -1, [], False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "{":
+            depth += 1
+            if depth == 1:
+                start, commas = i, []
+        elif char == "," and depth == 1:
+            commas.append(i)
+        elif char == "}" and depth > 0:
+            depth -= 1
+            if depth == 0 and "/" in pattern[start:i]:
+                cuts = [start] + commas + [i]
+                return [expanded for a, b in zip(cuts, cuts[1:])
+                        for expanded in expand_slashed_braces(pattern[:start] + pattern[a + 1:b] + pattern[i + 1:])]
+    return [pattern]
+
+
+def name_matcher(part: str) -> Callable[[str], bool]:
+    """Whether a name matches one part of a path pattern: GlobPattern's regular expression for a
+    part with a wildcard; equality with the part, its escapes removed, for one without."""
+    if not has_wildcard(part):
+        literal = re.sub(r"\\(.)", r"\1", part)
+        return lambda name: name == literal
+    regex, in_set, curly, i = [], False, 0, 0
+    while i < len(part):
+        char = part[i]
+        if char == "\\" and i + 1 < len(part):
+            regex.append(re.escape(part[i + 1]))
+            i += 1
+        elif in_set:
+            in_set = char != "]"
+            regex.append(char)
+        elif char == "[":
+            in_set = True
+            negated = part[i + 1:i + 2] in ("!", "^")
+            regex.append("[^" if negated else "[")
+            i += negated
+        elif char in "*?":
+            regex.append(".*" if char == "*" else ".")
+        elif char == "{":
+            regex.append("(?:")
+            curly += 1
+        elif char == "}" and curly:
+            regex.append(")")
+            curly -= 1
+        elif char == "," and curly:
+            regex.append("|")
+        else:
+            regex.append(re.escape(char))
+        i += 1
+    try:
+        compiled = re.compile("".join(regex), re.DOTALL)
+    except re.error as error:
+        raise UsageError("glob %s: %s" % (part, error))
+    return lambda name: compiled.fullmatch(name) is not None
+
+
+def local_glob(pattern: str) -> List[str]:
+    """The paths Hadoop's globStatus finds for a local pattern, sorted; names that start with
+    _ or . are left out where the last part matches them, as FileInputFormat leaves them out."""
+    found = set()  # type: Set[str]
+    for expanded in expand_slashed_braces(pattern):
+        root = "/" if expanded.startswith("/") else ""
+        candidates = [root]
+        for part in [p for p in expanded.split("/") if p]:
+            matches = name_matcher(part)
+            if has_wildcard(part):
+                candidates = [os.path.join(c, name) for c in candidates if os.path.isdir(c or ".")
+                              for name in sorted(listed(c or ".")) if matches(name)]
+            else:
+                candidates = [os.path.join(c, re.sub(r"\\(.)", r"\1", part)) for c in candidates]
+        found.update(c for c in candidates if c and os.path.lexists(c) and not hidden(os.path.basename(c)))
+    return sorted(found)
+
+
+def listed(folder: str) -> List[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:  # unreadable: Hadoop's listing skips it too
+        return []
+
+
 def local_inputs(arg: str) -> List[Input]:
     """An INPUT argument: a file, a directory (walked) or a glob pattern."""
+    if not has_wildcard(arg) and "\\" not in arg:
+        return local_path_inputs(arg)
+    matches = local_glob(arg)  # also for escapes alone, which Hadoop takes out
+    if not matches:
+        hint = ""
+        if os.path.lexists(arg):
+            hint = (" (a file of that very name exists, but Hadoop takes *, ?, [ and { as a glob: "
+                    "escape them with \\ to read it)")
+        raise UsageError("input pattern %s matches 0 files%s" % (arg, hint))
+    return [found for match in matches for found in local_path_inputs(match)]
+
+
+def local_path_inputs(arg: str) -> List[Input]:
+    """A file, or a directory (walked)."""
     try:
         os.stat(arg)
     except FileNotFoundError:
@@ -594,14 +721,6 @@ def local_inputs(arg: str) -> List[Input]:
         if os.path.isdir(arg):
             return [local_file(path) for path in walk(arg)]
         return [local_file(arg)]
-    if glob.has_magic(arg):
-        matches = [m for m in sorted(glob.glob(arg)) if not hidden(os.path.basename(m))]
-        if not matches:
-            raise UsageError("input pattern %s matches 0 files" % arg)
-        found = []  # type: List[Input]
-        for match in matches:
-            found.extend(local_inputs(match))
-        return found
     raise UsageError("input path does not exist: %s" % arg)
 
 
@@ -613,35 +732,52 @@ def aws(args: List[str]) -> subprocess.CompletedProcess:
 
 
 def s3_inputs(uri: str) -> List[Input]:
-    """Objects under an s3:// prefix (or matching a glob in the key), hidden names skipped."""
+    """Objects under an s3:// prefix (or that a glob in the key reaches), hidden names skipped."""
     match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
     if not match:
         raise UsageError("not an s3:// URI: %s" % uri)
     bucket, key = match.groups()
-    pattern = None  # type: Optional[List[str]]
+    found = {}  # type: Dict[str, Input]
+    for pattern in expand_slashed_braces(key) if has_wildcard(key) else [key]:
+        for item in s3_objects(bucket, pattern):
+            found.setdefault(item.name, item)
+    if not found:
+        raise UsageError("input %s matches 0 objects" % uri)
+    return [found[name] for name in sorted(found)]
+
+
+# How many objects were listed under each s3:// prefix that inputs are downloaded from: where
+# fewer are inputs, the download names them (see download_filters).
+S3_LISTED = {}  # type: Dict[str, int]
+
+
+def s3_objects(bucket: str, key: str) -> List[Input]:
+    """The objects of s3://bucket/key: a prefix, or a glob (without a {...} that holds a /)."""
+    parts = key.split("/")
+    pattern = None  # type: Optional[List[Callable[[str], bool]]]
     literal = key
-    if glob.has_magic(key):
-        parts = key.split("/")
-        first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
-        literal = "/".join(parts[:first]) + ("/" if first else "")
-        pattern = parts
+    if has_wildcard(key):
+        first = next(i for i, part in enumerate(parts) if has_wildcard(part))
+        literal = "".join(re.sub(r"\\(.)", r"\1", part) + "/" for part in parts[:first])
+        pattern = [name_matcher(part) for part in parts]
     listing = aws(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, literal)])
     if listing.returncode not in (0, 1):
-        raise UsageError("cannot list %s: %s" % (uri, listing.stderr.decode("utf-8", "replace")
-                                                  .strip().splitlines()[-1:]))
+        raise UsageError("cannot list s3://%s/%s: %s" % (bucket, key, listing.stderr.decode("utf-8", "replace")
+                                                          .strip().splitlines()[-1:]))
     found = []  # type: List[Input]
     below = literal if literal.endswith("/") or not literal else literal + "/"
     for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
         fields = line.split(None, 3)
         if len(fields) < 4 or fields[3].endswith("/"):
             continue
+        if fields[3].startswith(below):
+            S3_LISTED["s3://%s/%s" % (bucket, below)] = S3_LISTED.get("s3://%s/%s" % (bucket, below), 0) + 1
         size, name = int(fields[2]), fields[3]
         if pattern is not None:
-            parts = name.split("/")
-            if len(parts) < len(pattern) or not all(
-                    fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern)):
+            names = name.split("/")
+            if len(names) < len(pattern) or not all(matches(n) for matches, n in zip(pattern, names)):
                 continue
-            rest = parts[len(pattern) - 1:]
+            rest = names[len(pattern) - 1:]
         elif name == literal:
             rest = [name.rsplit("/", 1)[-1]]
         elif name.startswith(below):
@@ -657,8 +793,6 @@ def s3_inputs(uri: str) -> List[Input]:
             found[-1].download = (object_uri, name.rsplit("/", 1)[-1])
         else:  # everything below the prefix comes in one `aws s3 cp --recursive`
             found[-1].download = ("s3://%s/%s" % (bucket, below), name[len(below):])
-    if not found:
-        raise UsageError("input %s matches 0 objects" % uri)
     return found
 
 
@@ -1494,6 +1628,10 @@ def download(job: Job, inputs: List[Input]) -> None:
     """Copy the S3 inputs into the work directory, one `aws s3 cp` per prefix (the AWS CLI
     transfers in parallel; a process per object would cost a CLI start-up each)."""
     targets = {}  # type: Dict[str, str]
+    wanted = {}  # type: Dict[str, List[str]]
+    for source in inputs:
+        if source.download is not None:
+            wanted.setdefault(source.download[0], []).append(source.download[1])
     for source in inputs:
         if source.download is None:
             continue
@@ -1501,6 +1639,8 @@ def download(job: Job, inputs: List[Input]) -> None:
         if origin not in targets:
             targets[origin] = os.path.join(job.work, "s3", str(len(targets)))
             recursive = ["--recursive"] if origin.endswith("/") else []
+            if recursive:
+                recursive += download_filters(origin, sorted(set(wanted[origin])))
             target = targets[origin] + ("/" if recursive else "/" + relative)
             stage = "aws s3 cp %s" % origin
             with open(os.devnull, "rb") as nothing:
@@ -1510,6 +1650,32 @@ def download(job: Job, inputs: List[Input]) -> None:
         source.path = os.path.join(targets[origin], *relative.split("/"))
         if not os.path.isfile(source.path):
             raise TaskFailed("%s: %s was not downloaded" % (PROG, source.name))
+
+
+def download_filters(origin: str, wanted: List[str]) -> List[str]:
+    """`aws s3 cp --recursive` options that copy from origin what the job reads, not all of
+    it (a glob, or names Hadoop skips): the objects by name, or, for many, the folders that
+    hold them. (The CLI matches each listed object against each filter: too many of them cost
+    more than copying the rest.)"""
+    listed = S3_LISTED.get(origin, 0)
+    if len(wanted) >= listed:
+        return []
+    names = wanted
+    if len(names) * listed > FILTER_MATCHES:
+        names = sorted({name.rpartition("/")[0] + "/*" for name in wanted if "/" in name}
+                       | {name for name in wanted if "/" not in name})
+    if len(names) * listed > FILTER_MATCHES:
+        sys.stderr.write("%s: copying all %d objects under %s for %d inputs spread over %d folders\n"
+                         % (PROG, listed, origin, len(wanted), len(names)))
+        return []
+    escape = lambda name: re.sub(r"([*?\[])", r"[\1]", name)  # noqa: E731  (the CLI's fnmatch)
+    filters = ["--exclude", "*"]
+    for name in names:
+        filters += ["--include", escape(name[:-1]) + "*" if name.endswith("/*") else escape(name)]
+    return filters
+
+
+FILTER_MATCHES = 5000000  # filters times objects listed: a few seconds of the CLI's time
 
 
 def already_lines(path: str) -> bool:
@@ -1693,6 +1859,11 @@ def print_counters(counters: Dict[Tuple[str, str], int]) -> None:
     sys.stderr.write("\n".join(lines) + "\n")
 
 
+# What a job's output folder holds: its part files and _SUCCESS (Hadoop's local file system
+# also writes a .NAME.crc beside each).
+JOB_OUTPUT_NAME = re.compile(r"\.?(part-[mr]?-?[0-9]+(\.[A-Za-z0-9]+)?|_SUCCESS)(\.crc)?\Z")
+
+
 class Output:
     """-o DIR: refused if it exists (unless --force); written as STAGING inside a hidden
     temporary sibling of DIR, and renamed into place at the end."""
@@ -1703,6 +1874,8 @@ class Output:
         if os.path.lexists(self.path) and not force:
             raise UsageError("output directory %s already exists (Hadoop refuses it too); "
                              "remove it or add --force" % path)
+        if os.path.lexists(self.path):
+            self.check_is_job_output(path)
         parent = os.path.dirname(self.path)
         above = parent
         while not os.path.lexists(above):
@@ -1717,6 +1890,22 @@ class Output:
         self.staging = os.path.join(self.temp, os.path.basename(self.path))
         if create:
             os.mkdir(self.staging)
+
+    def check_is_job_output(self, path: str) -> None:
+        """--force replaces an earlier job's output, nothing else: a folder of part files,
+        _SUCCESS and their .crc files (or an empty folder)."""
+        if os.path.islink(self.path) or not os.path.isdir(self.path):
+            raise UsageError("--force replaces an earlier job's output folder, and %s is not a folder"
+                             % path)
+        try:
+            names = sorted(os.listdir(self.path))
+        except OSError as error:
+            raise UsageError("output directory %s: %s" % (path, error.strerror))
+        other = [name for name in names if not JOB_OUTPUT_NAME.match(name)]
+        if other:
+            raise UsageError("output directory %s holds %s, which no job writes: --force replaces "
+                             "only an earlier job's output (part files and _SUCCESS); choose another "
+                             "DIR, or remove this one yourself" % (path, other[0]))
 
     def check_holds_no_input(self, inputs: List["Input"]) -> None:
         """--force replaces DIR: refuse a DIR that is, or holds, an input of this job."""
@@ -1903,7 +2092,7 @@ def run_hadoop(opts: Options, here: str) -> int:
                                   opts.combiner is None)
     inputs = opts.inputs or [os.path.join(here, "sample_data")]
     for arg in inputs:
-        if not is_uri(arg) and not os.path.exists(arg) and not glob.has_magic(arg):
+        if not is_uri(arg) and not os.path.exists(arg) and not has_wildcard(arg):
             raise UsageError("input path does not exist: %s" % arg)
     work = tempfile.mkdtemp(prefix="run_local-hadoop-")
     output = None  # type: Optional[Output]

@@ -321,6 +321,29 @@ def test_bytes_after_the_last_bzip2_stream_are_ignored_by_both(hadoop: Hadoop, t
     assert on_local.counters()["records"] == 5
 
 
+# A tree for Hadoop's globs: dot and underscore folders in the middle, a folder whose name holds
+# glob characters beside the folder that name matches as a glob.
+GLOB_TREE = ["2017/02/27/14/f", "2017/02/28/14/f", "2017/02/29/14/f", "2017/02/.staging/14/f",
+             "2017/02/_tmp/14/f", "2017/02/28/_SUCCESS", "br[1]/f", "br1/f", "a{b}/f"]
+
+
+@pytest.mark.parametrize("pattern", ["2017/02/2[^7]/*", "2017/02/{27,28}/*", "*/*/*/*/*", "br[1]/*",
+                                     "br\\[1\\]/*", "br\\[1\\]/f", "{2017/02/27,br1}/*", "2017/02/*", "a\\{b\\}/*"])
+def test_input_globs_reach_what_hadoops_reach(hadoop: Hadoop, tmp_path, pattern: str):
+    """run_local.sh takes a glob as Hadoop does (not as the shell or Python's glob): the same
+    objects, so the same counts."""
+    for name in GLOB_TREE:
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b'{"k":"%s"}\n' % name.encode())
+    glob = str(tmp_path / "in" / pattern)
+    on_hadoop = hadoop.streaming(["-D", "mapreduce.job.reduces=1"] + RECURSIVE + [
+        "-files", "%s,%s" % (MAPPER, REDUCER), "-input", glob, "-output", str(tmp_path / "hadoop"),
+        "-mapper", "mapper.py --key k", "-reducer", "reducer.py"], cwd=tmp_path)
+    on_local = run_local(["-o", str(tmp_path / "local"), glob, "--", "--key", "k"], cwd=tmp_path)
+    assert_same_output(on_hadoop, tmp_path / "hadoop", on_local, tmp_path / "local")
+    assert on_local.counters()["records"] > 0
+
+
 def test_an_existing_output_directory_is_refused_by_both(hadoop: Hadoop, firehose: Path,
                                                          tmp_path):
     existing = tmp_path / "existing"

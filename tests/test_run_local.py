@@ -738,9 +738,10 @@ def test_output_directories_that_cannot_be_or_must_not_be_written(tmp_path):
     write_tree(tmp_path, {"data/f": b'{"k":1}\n', "file": b""})
     under_a_file = run_local([tmp_path / "data", "-o", tmp_path / "file" / "out"], check=False)
     assert under_a_file.returncode == 2 and "%s is a file" % (tmp_path / "file") in under_a_file.stderr
-    holds_input = run_local([tmp_path / "data", "-o", tmp_path, "--force"], check=False)
-    assert holds_input.returncode == 2 and "holds the input" in holds_input.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "file"]
+    run_local([tmp_path / "data", "-o", tmp_path / "first", "--", "--key", "k"])
+    chained = run_local([tmp_path / "first", "-o", tmp_path / "first", "--force"], check=False)
+    assert chained.returncode == 2 and "holds the input %s" % (tmp_path / "first" / "part-00000") in chained.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "file", "first"]
     closed = shell("%s %s >&-" % (RUN_LOCAL, tmp_path / "data"), check=False)
     assert closed.returncode == 2 and b"standard output is closed: give -o DIR" in closed.stderr
 
@@ -754,8 +755,17 @@ def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
     assert "output directory %s already exists" % out in run.stderr
     assert output_files(out) == {"keep": b"mine"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    run_local(["-o", out, "--force"])
-    assert sorted(output_files(out)) == ["_SUCCESS", "part-00000"]
+    # --force replaces an earlier job's output, and nothing else
+    forced = run_local(["-o", out, "--force"], check=False)
+    assert forced.returncode == 2 and "%s holds keep, which no job writes" % out in forced.stderr
+    assert output_files(out) == {"keep": b"mine"}
+    for other in [tmp_path, tmp_path / "out" / "keep"]:
+        refused = run_local(["-o", other, "--force"], check=False)
+        assert refused.returncode == 2 and "--force replaces" in refused.stderr
+    (out / "keep").unlink()
+    for _ in range(2):
+        run_local(["-o", out, "--force"])
+        assert sorted(output_files(out)) == ["_SUCCESS", "part-00000"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -776,9 +786,22 @@ def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: 
     remote = run_local(["-r", "2", "s3://events/firehose"] + flags, env=aws.env())
     assert remote.stdout == local.stdout and remote.stdout.count(b"\n") > 4
     assert remote.counters() == local.counters()
+    aws.clear_requests()
     globbed = run_local(["s3://events/firehose/2017/02/2[7]/*"] + flags, env=aws.env())
     assert globbed.stdout.splitlines() == [
         line for line in local.stdout.splitlines() if line.startswith(b"2017-02-27")]
+    # only what the job reads is copied: not the rest of the listing, nor names Hadoop skips
+    copied = sorted({r.path for r in aws.requests if r.method == "GET" and r.path.startswith("/events/firehose/")})
+    assert copied == ["/events/firehose/" + path.relative_to(SAMPLE_DATA).as_posix()
+                      for path in SAMPLE_FILES if "/02/27/" in path.as_posix()]
+    aws.clear_requests()
+    run_local(["s3://events/firehose"] + flags, env=aws.env())
+    assert "/events/firehose/2017/_tmp/x" not in {r.path for r in aws.requests}
+    # Hadoop's glob syntax, as for local files: {...} across a /, [^...]
+    for pattern in ["2017/{02/27,02/28}/*/*", "2017/02/{27,2[^7]}/*/*", "2017/02/2[^8]/*/*"]:
+        on_s3 = run_local([r"s3://events/firehose/" + pattern] + flags, env=aws.env())
+        assert on_s3.stdout == run_local([str(SAMPLE_DATA / pattern)] + flags).stdout, pattern
+        assert on_s3.stdout.count(b"\n") > 1
     assert aws.changing_requests() == []
     missing = run_local(["s3://events/nothing/here"], env=aws.env(), check=False)
     assert missing.returncode == 2 and "matches 0 objects" in missing.stderr
