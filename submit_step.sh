@@ -635,6 +635,46 @@ check_output_free() {
   fi
 }
 
+# Steps waiting or running on the cluster still need what they were given: the scripts under
+# --code (EMR fetches -files when a step starts, so an upload now would change what an earlier
+# step runs) and an --output of their own (the second job to write it fails). Refuse both.
+check_waiting_steps() {
+  local id="$1" step state args word next i
+  local -a words
+  # shellcheck disable=SC2016  # `...` is a JMESPath literal
+  aws_capture emr list-steps --cluster-id "$id" --step-states PENDING RUNNING \
+    --query 'Steps[].[Id, Status.State, join(`"\u001f"`, Config.Args)]' --output text ||
+    aws_die "listing the steps of cluster $id"
+  while IFS=$'\t' read -r step state args; do
+    [[ -n "$step" && "$step" != None ]] || continue
+    IFS=$'\x1f' read -r -a words <<<"$args"
+    for ((i = 0; i + 1 < ${#words[@]}; i++)); do
+      word="${words[i]}" next="${words[i + 1]}"
+      if [[ "$word" == -output && "$(s3_from_hadoop_uri "${next%/}")" == "$(s3_from_hadoop_uri "${output%/}")" ]]; then
+        die "--output $output: step $step ($state) on cluster $id writes there already, and the second job to write an output fails: choose another --output"
+      fi
+      if [[ "$word" == -files && ("$next" == *"${code}mapper.py#"* || "$next" == *"${code}reducer.py#"*) ]]; then
+        check_code_unchanged "$step" "$state"
+      fi
+    done
+  done <<<"$aws_out"
+}
+
+# A step that is to run the scripts under --code: uploading other ones there would change what
+# it runs. The same bytes may go up again.
+check_code_unchanged() {
+  local step="$1" state="$2" name
+  for name in mapper.py reducer.py; do
+    if ! aws_capture s3 cp "${code}$name" "$tmp/code-$name" --only-show-errors; then
+      [[ "$aws_err" == *404* || "$aws_err" == *"does not exist"* ]] && continue  # gone: nothing to keep
+      aws_die "reading ${code}$name"
+    fi
+    if ! cmp -s "$tmp/code-$name" "$HERE/$name"; then
+      die "--code $code: step $step ($state) is to run the $name there, and this $name differs from it: uploading it would change what that step runs. Give another --code (such as ${code}v2/), or wait for the step to end"
+    fi
+  done
+}
+
 cluster_log_uri=""
 cluster_state=""
 cluster_release=""
@@ -1205,6 +1245,7 @@ main() {
   else
     check_cluster "$cluster_id"
     [[ -n "$cluster_log_uri" ]] || note "warning: cluster $cluster_id has no log URI: a failed step's task logs will not be in S3"
+    check_waiting_steps "$cluster_id"
   fi
   split_s3 "$output" "--output"
   check_output_free "$output" "$s3_bucket" "$s3_key"

@@ -396,6 +396,35 @@ def test_an_existing_output_is_found_whatever_its_name(world: World, name: str) 
         s3.delete_object(Bucket=WORK, Key=taken_as)
 
 
+def test_a_waiting_step_keeps_its_scripts_and_its_output(world: World, tmp_path: Path) -> None:
+    """EMR fetches a step's -files when it starts: new scripts under the same --code would change
+    what a waiting step runs, and two jobs cannot write one output."""
+    aws = world.aws
+    s3 = aws.client("s3")
+    cluster = start_cluster(aws)  # of its own: its steps stay PENDING until moved
+    code, output = fresh()
+    common = ["--cluster-id", cluster, "--input", "s3://%s/2017/02/" % EVENTS]
+    first = submit(aws, *common, "--output", output, "--code", code)
+    assert first.returncode == 0, first.stderr
+    edited = copy_without(tmp_path, "mapper.py")
+    (edited.parent / "mapper.py").write_bytes((REPO / "mapper.py").read_bytes() + b"# edited\n")
+
+    aws.clear_requests()
+    refused = submit(aws, *common, "--output", fresh()[1], "--code", code, script=edited)
+    assert refused.returncode == 1 and "is to run the mapper.py there, and this mapper.py differs" \
+        in refused.stderr, refused.stderr
+    assert aws.changing_requests() == []
+    same_output = submit(aws, *common, "--output", output, "--code", fresh()[0])
+    assert same_output.returncode == 1 and "writes there already" in same_output.stderr
+    assert aws.changing_requests() == []
+    unchanged = submit(aws, *common, "--output", fresh()[1], "--code", code)
+    assert unchanged.returncode == 0, unchanged.stderr
+    for step in aws.step_ids(cluster):
+        aws.set_step_state(cluster, step, "COMPLETED")
+    assert submit(aws, *common, "--output", fresh()[1], "--code", code, script=edited).returncode == 0
+    assert s3.get_object(Bucket=WORK, Key=code.split("/", 3)[3] + "mapper.py")["Body"].read().endswith(b"# edited\n")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--name", "--dry-run"], "--name needs a value (got --dry-run)"),
     (["--dryrun"], "unknown option --dryrun"),
