@@ -2052,6 +2052,22 @@ def hadoop_path(path: str) -> str:
     return path if is_uri(path) else "file://" + os.path.abspath(path)
 
 
+def shippable(paths: List[str], work: str) -> List[str]:
+    """The files for -files, copied into the work directory: Hadoop reads each as a URI twice
+    (escaped once only), so a space, comma, # or % in the project's path would stop the job."""
+    folder = os.path.join(work, "files")
+    os.mkdir(folder)
+    copies = []
+    for path in paths:
+        copy = os.path.join(folder, os.path.basename(path))
+        shutil.copy2(path, copy)
+        copies.append("file://" + copy)
+    if re.search(r"[\s,#%]", folder):
+        raise UsageError("--hadoop cannot ship files from %s (Hadoop takes -files as URIs): set TMPDIR "
+                         "to a folder without spaces, commas, # or %%" % folder)
+    return copies
+
+
 def hadoop_command(argv: List[str], here: str, shipped: List[str], default: bool) -> str:
     """A task command for -mapper/-reducer/-combiner. The files it names (this project's
     script, or local files named by relative paths) are shipped with -files and named by
@@ -2110,7 +2126,7 @@ def run_hadoop(opts: Options, here: str) -> int:
                    "-D", "mapreduce.local.map.tasks.maximum=%d" % opts.jobs,
                    "-D", "mapreduce.local.reduce.tasks.maximum=%d" % opts.jobs,
                    "-D", "fs.local.block.size=%d" % opts.block_size,
-                   "-files", ",".join(shipped),
+                   "-files", ",".join(shippable(shipped, work)),
                    "-mapper", mapper, "-reducer", reducer]
         if combiner:
             command += ["-combiner", combiner]

@@ -6,6 +6,7 @@ import datetime
 import gzip
 import json
 import random
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -372,6 +373,21 @@ def test_run_local_hadoop_runs_the_same_job_on_the_hadoop_on_path(hadoop: Hadoop
     refused = run_local(["--hadoop", "-o", str(tmp_path / "hadoop"), str(firehose)], cwd=tmp_path,
                         env=hadoop.env(), check=False)
     assert refused.returncode != 0 and "already exists" in refused.stderr
+
+
+def test_run_local_hadoop_ships_the_pair_from_a_folder_with_spaces_and_commas(hadoop: Hadoop, firehose: Path,
+                                                                              tmp_path):
+    project = tmp_path / "my work, #1 %20"
+    project.mkdir()
+    for name in ("run_local.sh", "mapper.py", "reducer.py"):
+        shutil.copy2(str(REPO / name), str(project / name))
+    flags = ["--key", "response"]
+    on_hadoop = subprocess.run([str(project / "run_local.sh"), "--hadoop", "-r", str(REDUCERS), "-o", str(tmp_path / "hadoop"),
+                                str(firehose), "--"] + flags, cwd=str(tmp_path), env=hadoop.env(),
+                               capture_output=True, timeout=300)
+    assert on_hadoop.returncode == 0, on_hadoop.stderr.decode("utf-8", "replace")
+    pair_on_run_local(firehose, tmp_path / "local", flags, False, tmp_path)
+    assert part_files(tmp_path / "hadoop") == part_files(tmp_path / "local")
 
 
 @pytest.mark.parametrize("reducers", [3, 0], ids=["reducers", "map-only"])
