@@ -1192,9 +1192,13 @@ class Commands:
                     code, plain = script_code(source, kept)
                 except (OSError, SyntaxError, ValueError):
                     continue
-                target = compiled[source] = os.path.join(work, os.path.basename(source) + "c")
-                with open(target, "wb") as f:  # the header of a .pyc; run as a program, it is not checked
-                    f.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))
+                target = os.path.join(work, os.path.basename(source) + "c")
+                try:
+                    with open(target, "wb") as f:  # the header of a .pyc; run as a program, it is not checked
+                        f.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))
+                except OSError:  # no room: the script runs from its source
+                    continue
+                compiled[source] = target
                 if plain:
                     self.defining_only.add(target)
             if compiled[source] is not None:
@@ -2168,9 +2172,20 @@ def run_hadoop(opts: Options, here: str) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def check_tmpdir() -> None:
+    """Work files go to $TMPDIR: refuse one that is not there, rather than fall back to /tmp
+    (on an EMR master, TMPDIR=/mnt/tmp is set to keep them off the small root disk)."""
+    folder = os.environ.get("TMPDIR")
+    if folder and not os.path.isdir(folder):
+        raise UsageError("TMPDIR=%s is not a folder: create it, or set TMPDIR to one" % folder)
+    if folder and not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("TMPDIR=%s cannot be written" % folder)
+
+
 def main(here: str, argv: List[str], kept: Kept) -> int:
     try:
         opts = parse_options(argv)
+        check_tmpdir()
         if opts.hadoop:
             return run_hadoop(opts, here)
         return run_emulated(opts, here, kept)

@@ -811,3 +811,12 @@ def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: 
     assert snappy.returncode == 2 and "s3://events/firehose/2017/02/28/00/stream-1.snappy: Snappy is not" in snappy.stderr
 
 # run_local.sh --hadoop is tested against the emulation in test_hadoop_conformance.py.
+
+
+def test_a_tmpdir_that_is_not_there_is_refused(tmp_path):
+    """Not a fall-back to /tmp, which is the small root disk of an EMR master."""
+    missing = tmp_path / "mnt" / "tmp"
+    run = run_local(["-o", tmp_path / "out"], env=clean_env(TMPDIR=str(missing)), check=False)
+    assert run.returncode == 2 and run.stderr == "run_local.sh: TMPDIR=%s is not a folder: create it, or set " \
+        "TMPDIR to one\n" % missing
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
