@@ -26,6 +26,16 @@ cd "$root"
 
 venv="$root/.venv"
 stamp="$venv/.requirements.txt"
+# The pinned test tools (pytest 9) need Python 3.10+; the pair itself runs on 3.7+.
+new_enough='import sys; sys.exit(sys.version_info < (3, 10))'
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c "$new_enough"; then
+  echo "tests/run.sh: the tests need python3 3.10 or newer on PATH (found: $(python3 -V 2>&1 || echo none));" \
+    "mapper.py and reducer.py themselves run on 3.7+" >&2
+  exit 2
+fi
+if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c "$new_enough"; then
+  rm -rf "$venv"  # made by an older python3: made anew
+fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
