@@ -264,6 +264,9 @@ def field_getter(path: str) -> Getter:
     names = path.split(".")
     if not path or "" in names:
         raise UsageError("bad field path %r: use names joined by dots, like group.group_country" % path)
+    if any(name != name.strip() for name in names):
+        raise UsageError("bad field path %r: a name starts or ends with a space (write a list of paths "
+                         "without spaces: --key a,b)" % path)
     simple = simple_path(path)
     if simple is not None and simple[1] is None:
         return operator.methodcaller("get", path)
@@ -909,6 +912,17 @@ invalid_utf8, bad_time, no_value.
 """
 
 
+class Once(argparse.Action):
+    """A flag that may be given once (a second --key would silently replace the first)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        if getattr(namespace, self.dest) is not None:
+            hint = " (it takes a list: --key a,b)" if self.dest == "key" else ""
+            parser.error("%s is given twice: give it once%s" % (option_string, hint))
+        setattr(namespace, self.dest, values)
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
@@ -919,17 +933,17 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         prog="mapper.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Hadoop Streaming mapper for Firehose JSON events: group, count, sum. "
                     "With no flags, a census of the fields records carry.")
-    parser.add_argument("--key", metavar="P[,P...]",
+    parser.add_argument("--key", metavar="P[,P...]", action=Once,
                         help="group by these fields; P is a dotted path (group.group_country), "
                              "an integer segment indexes an array (items.0.sku)")
-    parser.add_argument("--time", metavar="P|@arrival",
+    parser.add_argument("--time", metavar="P|@arrival", action=Once,
                         help="prefix the key with the UTC time bucket of field P (epoch seconds, epoch "
                              "milliseconds, ISO 8601), or of the Firehose delivery hour with @arrival")
-    parser.add_argument("--per", choices=PERIODS, default=None,
+    parser.add_argument("--per", choices=PERIODS, default=None, action=Once,
                         help="time bucket size for --time (default: hour)")
-    parser.add_argument("--value", metavar="P",
+    parser.add_argument("--value", metavar="P", action=Once,
                         help="also aggregate the number at P (exact decimal sum, min, max, mean)")
-    parser.add_argument("--words", metavar="P", nargs="?", const=WHOLE_LINE,
+    parser.add_argument("--words", metavar="P", nargs="?", const=WHOLE_LINE, action=Once,
                         help="count words (\\w+, lower-cased) of the string at P, or of each whole "
                              "line read as plain text when P is omitted")
     args = parser.parse_args(argv)

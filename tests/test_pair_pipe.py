@@ -210,6 +210,20 @@ def test_arrival_time_outside_hadoop_says_how_to_run_it(tmp_path):
     assert b"mapreduce_map_input_file" in result.stderr and b"run_local.sh" in result.stderr
 
 
+@pytest.mark.parametrize("flags, message", [
+    ("--key a --key b", "--key is given twice: give it once (it takes a list: --key a,b)"),
+    ("--value v --key a --value w", "--value is given twice: give it once"),
+    ("--time t --per day --per hour", "--per is given twice: give it once"),
+    ("--key 'a, b'", "bad field path ' b': a name starts or ends with a space"),
+    ("--value 'v '", "bad field path 'v ': a name starts or ends with a space"),
+])
+def test_flags_that_would_silently_change_the_job_are_refused(flags, message):
+    """A repeated flag used to replace the first, and `--key a, b` grouped by a field " b"
+    that no record has: both gave a result of the wrong job, with exit status 0."""
+    result = shell("echo '{\"a\": 1}' | ./mapper.py " + flags, check=False)
+    assert result.returncode == 2 and message.encode() in result.stderr and result.stdout == b""
+
+
 def test_arrival_time_from_a_path_without_a_time_counts_bad_time(tmp_path):
     env = clean_env(mapreduce_map_input_file="file:/data/export.json")
     rows, seen = run_job(tmp_path, ndjson(*EVENTS), "--time @arrival", env=env)
