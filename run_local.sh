@@ -762,8 +762,8 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
         pattern = [name_matcher(part) for part in parts]
     listing = aws(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, literal)])
     if listing.returncode not in (0, 1):
-        raise UsageError("cannot list s3://%s/%s: %s" % (bucket, key, listing.stderr.decode("utf-8", "replace")
-                                                          .strip().splitlines()[-1:]))
+        said = listing.stderr.decode("utf-8", "replace").strip().splitlines() or ["(nothing said)"]
+        raise UsageError("cannot list s3://%s/%s: %s" % (bucket, key, said[-1]))
     found = []  # type: List[Input]
     below = literal if literal.endswith("/") or not literal else literal + "/"
     for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
@@ -1886,6 +1886,7 @@ class Output:
             above = os.path.dirname(above)
         if not os.path.isdir(above):
             raise UsageError("cannot write the output directory %s: %s is a file" % (path, above))
+        self.made_below = above if above != parent else None  # the folders made for it: gone if it fails
         try:
             os.makedirs(parent, exist_ok=True)
             self.temp = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(self.path), dir=parent)
@@ -1933,6 +1934,13 @@ class Output:
 
     def discard(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
+        folder = os.path.dirname(self.path)
+        while self.made_below and folder != self.made_below and not os.path.lexists(self.path):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty: something else is in it now
+                break
+            folder = os.path.dirname(folder)
 
 
 def stdout_open() -> bool:

@@ -805,6 +805,9 @@ def test_s3_input_is_listed_and_read_with_the_aws_cli(aws: AwsServer):  # noqa: 
     assert aws.changing_requests() == []
     missing = run_local(["s3://events/nothing/here"], env=aws.env(), check=False)
     assert missing.returncode == 2 and "matches 0 objects" in missing.stderr
+    no_bucket = run_local(["s3://no-such-bucket/x"], env=aws.env(), check=False)
+    assert no_bucket.returncode == 2 and no_bucket.stderr.startswith(
+        "run_local.sh: cannot list s3://no-such-bucket/x: An error occurred (NoSuchBucket)"), no_bucket.stderr
     s3.put_object(Bucket="events", Key="firehose/2017/02/28/00/stream-1.snappy",
                   Body=snappy_files.hadoop_snappy(b'{"a":1}\n'))
     snappy = run_local(["s3://events/firehose"], env=aws.env(), check=False)
@@ -820,3 +823,19 @@ def test_a_tmpdir_that_is_not_there_is_refused(tmp_path):
     assert run.returncode == 2 and run.stderr == "run_local.sh: TMPDIR=%s is not a folder: create it, or set " \
         "TMPDIR to one\n" % missing
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_run_that_writes_no_output_leaves_no_folders_made_for_it(tmp_path):
+    write_tree(tmp_path, {"data/f": b'{"k":1}\n'})
+    for flags in (["--kye"], ["--key", "k", "--value", "v", "--value", "w"]):
+        run = run_local([tmp_path / "data", "-o", tmp_path / "new" / "deeper" / "out", "--"] + flags,
+                        check=False)
+        assert run.returncode == 2, run.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    script(tmp_path, "fails.py", "sys.exit(3)\n")
+    failed = run_local(["--mapper", tmp_path / "fails.py", tmp_path / "data", "-o", tmp_path / "new" / "out"],
+                       check=False)
+    assert failed.returncode == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "fails.py"]
+    run_local([tmp_path / "data", "-o", tmp_path / "new" / "out"])
+    assert sorted(p.name for p in (tmp_path / "new" / "out").iterdir()) == ["_SUCCESS", "part-00000"]
