@@ -3,6 +3,10 @@
 # mapper per input split, HashPartitioner, sort, combiner, part files, counters), or with
 # --hadoop through the real `hadoop` on PATH. The engine is the Python program below
 # (standard library only, Python 3.7+), so this one file is all a machine needs.
+if [ -z "${BASH_VERSION:-}" ]; then  # started as `sh run_local.sh`
+  echo "run_local.sh: run it with bash: ./run_local.sh or bash run_local.sh" >&2
+  exit 2
+fi
 set -euo pipefail
 
 usage() {

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # submit_step.sh: upload mapper.py and reducer.py to S3 and run them as a Hadoop Streaming step on
 # Amazon EMR, after checking everything that would make the step fail. Needs bash and the AWS CLI.
+if [ -z "${BASH_VERSION:-}" ]; then  # started as `sh submit_step.sh`
+  echo "submit_step.sh: run it with bash: ./submit_step.sh or bash submit_step.sh" >&2
+  exit 2
+fi
 set -euo pipefail
 # ${var//pattern/$replacement} takes $replacement literally in every bash, 3.2 to 5.2+ (where
 # patsub_replacement would otherwise give & and \ a meaning there).

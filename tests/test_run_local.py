@@ -839,3 +839,10 @@ def test_a_run_that_writes_no_output_leaves_no_folders_made_for_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "fails.py"]
     run_local([tmp_path / "data", "-o", tmp_path / "new" / "out"])
     assert sorted(p.name for p in (tmp_path / "new" / "out").iterdir()) == ["_SUCCESS", "part-00000"]
+
+
+@pytest.mark.parametrize("name", ["run_local.sh", "submit_step.sh"])
+def test_a_script_started_with_sh_says_to_use_bash(name):
+    result = subprocess.run(["sh", name, "--help"], cwd=str(REPO), capture_output=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == ("%s: run it with bash: ./%s or bash %s\n" % (name, name, name)).encode()
