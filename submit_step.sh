@@ -1014,6 +1014,8 @@ report_success() {
 
 wait_for_step() {
   local cluster="$1" step="$2" state="" last="" change_message reason message log_file
+  # shellcheck disable=SC2064  # the ids are known now
+  trap "note 'stopped waiting: step $step keeps running on cluster $cluster (to stop it: aws emr cancel-steps --cluster-id $cluster --step-ids $step)'; exit 130" INT
   while :; do
     aws_capture emr describe-step --cluster-id "$cluster" --step-id "$step" \
       --query 'Step.Status.[State, StateChangeReason.Message, FailureDetails.Reason, FailureDetails.Message, FailureDetails.LogFile]' \

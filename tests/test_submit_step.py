@@ -6,6 +6,7 @@ import gzip
 import json
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -607,12 +608,18 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
 # ----------------------------------------------------------------------------------------------
 # --wait
 
+def sigint_as_at_a_terminal() -> None:
+    """In the child: SIGINT at its default, as a shell at a terminal starts a command (one
+    ignored here, as in a background job, would be inherited and could not be trapped)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_waiting(aws: AwsServer, cluster: str, *args: str) -> Tuple[subprocess.Popen, str]:  # noqa: F811
     """Start submit_step.sh --wait and return it with the id of the step it added."""
     before = set(aws.step_ids(cluster))
     process = subprocess.Popen([str(SCRIPT), "--wait", "--poll", "0.2", "--log-wait", "0", *args],
                                env=aws.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, text=True)
+                               stdin=subprocess.DEVNULL, text=True, preexec_fn=sigint_as_at_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         added = [step for step in aws.step_ids(cluster) if step not in before]
@@ -742,6 +749,22 @@ def test_wait_waits_for_task_logs_that_come_after_the_steps(world: World, tmp_pa
     status, _, stderr = finish(process)
     assert status == 1, "".join(said) + stderr
     assert "Probable cause: a Python error in the task: KeyError: 'group'" in stderr
+
+
+def test_a_wait_stopped_with_ctrl_c_says_the_step_keeps_running(world: World) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code)
+    said = []  # type: List[str]
+    while not said or "step %s: PENDING" % step not in said[-1]:
+        said.append(process.stderr.readline())
+        assert said[-1], "".join(said)
+    process.send_signal(signal.SIGINT)
+    status, _, stderr = finish(process)
+    assert status == 130, "".join(said) + stderr
+    assert "stopped waiting: step %s keeps running on cluster %s" % (step, cluster) in stderr
+    assert "aws emr cancel-steps --cluster-id %s --step-ids %s" % (cluster, step) in stderr
 
 
 def test_wait_on_a_cancelled_step_says_what_became_of_the_cluster(world: World) -> None:
