@@ -365,3 +365,33 @@ def test_under_hadoop_the_reducer_runs_in_flat_memory():
     hadoop = peak_rss_kib("./reducer.py", keys, clean_env(mapreduce_task_id="attempt_local0001_r_000000_0"))
     buffered = peak_rss_kib("./reducer.py", keys, clean_env())
     assert hadoop < 40 * 1024 < buffered, (hadoop, buffered)
+
+
+# -- pinned by hand: what a change in the mapper's fast paths could get wrong ------------
+
+def test_keys_that_print_alike_are_one_group_with_every_total(tmp_path):
+    records = [{"k": "1", "v": 5}, {"k": 1, "v": 3}, {"k": "1", "v": 9}, {"k": 1.0, "v": 4}]
+    rows, seen = run_job(tmp_path, ndjson(*records), "--key k --value v")
+    assert rows == ["1\t4\t21\t3\t9\t5.25"]
+    assert seen["records"] == 4 and seen["no_value"] == 0
+
+
+def test_a_minute_seen_with_an_offset_is_read_anew_without_one(tmp_path):
+    times = ["2017-02-27T15:45:00+01:00", "2017-02-27T15:45:00Z", "2017-02-27T15:45:00+01:00",
+             "2017-02-27T15:45:10+0100", "2017-02-27T15:45:30"]
+    rows, seen = run_job(tmp_path, ndjson(*({"t": t} for t in times)), "--time t")
+    assert rows == ["2017-02-27T14:00\t3", "2017-02-27T15:00\t2"] and seen["bad_time"] == 0
+
+
+def test_times_are_bucketed_and_counted_exactly(tmp_path):
+    records = [{"t": -0.5, "v": 1}, {"t": "2017-02-27T15:45:00+01:75", "v": 2}, {"t": "bad", "v": 3},
+               {"v": 4}, {"t": 1488210300, "v": " 5 "}]
+    rows, seen = run_job(tmp_path, ndjson(*records), "--time t --per minute --value v")
+    assert rows == ["1969-12-31T23:59\t1\t1\t1\t1\t1", "2017-02-27T15:45\t1\t5\t5\t5\t5"]
+    assert seen == {"records": 5, "malformed": 0, "invalid_utf8": 0, "bad_time": 3, "no_value": 0}
+
+
+def test_words_with_a_value_count_the_records_without_one(tmp_path):
+    rows, seen = run_job(tmp_path, ndjson({"t": "a b", "v": 1}, {"t": "a"}, {"t": "b", "v": "x"}),
+                         "--words t --value v")
+    assert rows == ["a\t2\t1\t1\t1\t1", "b\t2\t1\t1\t1\t1"] and seen["no_value"] == 2

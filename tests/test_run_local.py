@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
-from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, shell, tool
+from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, en_us_locale, shell, tool  # noqa: F401
 import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
@@ -846,3 +846,31 @@ def test_a_script_started_with_sh_says_to_use_bash(name):
     result = subprocess.run(["sh", name, "--help"], cwd=str(REPO), capture_output=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr == ("%s: run it with bash: ./%s or bash %s\n" % (name, name, name)).encode()
+
+
+def test_under_a_locale_the_result_is_still_in_byte_order(tmp_path, en_us_locale):  # noqa: F811
+    """Keys a locale's collation orders otherwise (case, punctuation, accents): the printed
+    result and each reducer's input are in byte order, as Hadoop sorts."""
+    keys = ["b", "B", "a-c", "ab", "é", "e", "Z", "a c"]
+    write_tree(tmp_path, {"in": "".join(json.dumps({"k": k}) + "\n" for k in keys).encode()})
+    run = run_local([tmp_path / "in", "--", "--key", "k"], env=en_us_locale)
+    assert run.stdout.decode().splitlines() == ["%s\t1" % k for k in sorted(keys, key=str.encode)]
+    script(tmp_path, "seen.py", "sys.stdout.buffer.write(sys.stdin.buffer.read())\n")
+    passed = run_local(["--reducer", tmp_path / "seen.py", "-o", tmp_path / "out", tmp_path / "in", "--",
+                        "--key", "k"], env=en_us_locale)
+    assert passed.returncode == 0
+    lines = (tmp_path / "out" / "part-00000").read_bytes().splitlines()
+    assert lines == sorted(lines) and len(lines) == len(keys)
+
+
+def test_a_reducer_that_fails_without_input_fails_the_job(tmp_path):
+    write_tree(tmp_path, {"in": b'{"k":1}\n'})
+    run = run_local(["-r", "5", "--reducer", "false", tmp_path / "in", "--", "--key", "k"], check=False)
+    assert run.returncode == 1 and "reducer failed (exit status 1)" in run.stderr
+
+
+def test_an_archive_is_refused_whatever_the_case_of_its_name(tmp_path):
+    write_tree(tmp_path, {"d/stream-1.ZIP": b"PK\x03\x04", "e/stream-1.Parquet": b"PAR1"})
+    for folder in ("d", "e"):
+        run = run_local([tmp_path / folder], check=False)
+        assert run.returncode == 2 and "stream-1." in run.stderr, run.stderr
