@@ -437,14 +437,19 @@ def test_a_waiting_step_keeps_its_scripts_and_its_output(world: World, tmp_path:
     (["--input", "s3://%s/2017/02/27/" % EVENTS], "is inside --input s3://%s/2017/02/" % EVENTS),
     (["--input", "s3://%s/2017/02/" % EVENTS], "an --input is given twice"),
     (["--", "--bogus"], "mapper.py refuses these job flags"),
+    (["--input", "s3://%s/2016/01/01/14/,15/" % EVENTS], "Hadoop splits input paths at commas"),
+    (["--output", "s3://%s/" % WORK], "--output s3://%s/: give a folder inside the bucket" % WORK),
+    (["--code", "s3://%s/" % WORK], "--code s3://%s/: give a folder inside the bucket" % WORK),
 ])
 def test_bad_usage_is_refused_with_one_line_before_any_change(world: World, args: List[str], message: str) -> None:
     aws, cluster = world
     code, output = fresh()
     base = {"--cluster-id": cluster, "--input": "s3://%s/2017/02/" % EVENTS, "--output": output, "--code": code}
+    if args[0] in ("--code", "--output"):
+        del base[args[0]]
     argv = [word for pair in base.items() for word in pair]
-    if args[0] == "--code":
-        argv = argv[:-2] + args
+    if args[0] in ("--code", "--output"):
+        argv += args
     elif args[0] == "--":
         argv += args
     else:
@@ -565,6 +570,7 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         "formats/snappy/2019/03/01/00/s-1-2019-03-01-00-10-00-a.snappy": snappy_files.hadoop_snappy(events),
         "formats/snappy/2019/03/01/01/s-1-2019-03-01-01-10-00-b.snappy": snappy_files.hadoop_snappy(events),
         "formats/one/s-1-2019-03-01-00-10-00-c.parquet": b"PAR1",
+        "formats/one/s-1-2019-03-01-00-10-00-d.orc": b"ORC",
     }
     switched = "formats/snappy/2019/03/01/02/s-2-2019-03-01-02-10-00-c.snappy"  # SNAPPY from then on
     gzipped = "formats/json/2019/03/01/00/s-1-2019-03-01-00-10-00-a.json"  # GZIP, custom file extension
@@ -592,6 +598,8 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
         assert hour_zero.returncode == 0, hour_zero.stderr
         parquet = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-c.parquet" % WORK)
         assert "c.parquet is a Parquet file (Firehose's record format conversion)" in parquet.stderr
+        orc = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-d.orc" % WORK)
+        assert "d.orc is an ORC file (Firehose's record format conversion)" in orc.stderr
         assert attempt("--input", "s3://%s/formats/snappy/" % WORK).returncode == 0
         s3.put_object(Bucket=WORK, Key=switched, Body=snappy_files.framed_snappy(events))
         framed = attempt("--input", "s3://%s/formats/snappy/" % WORK)
