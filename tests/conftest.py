@@ -1,6 +1,7 @@
 """Shared fixtures: where the scripts are, and how a user runs them (through a real shell)."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,10 @@ def en_us_locale(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", str(where / "en_US.UTF-8")],
                    check=True, capture_output=True)
     return clean_env(LOCPATH=str(where), LC_ALL="en_US.UTF-8")
+
+
+def sigint_at_default() -> None:
+    """For Popen(preexec_fn=...): SIGINT at its default in the child, as a shell at a terminal
+    starts a command. Started in the background (nohup, &), the suite has SIGINT ignored, and a
+    child would inherit that: a ^C test would then test nothing, or hang."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

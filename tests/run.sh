@@ -14,6 +14,7 @@ is resolved by Maven the first time the Hadoop tests run (cached in ~/.m2).
   tests/run.sh               the whole suite
   tests/run.sh -m hadoop     only the real-Hadoop conformance tests
   tests/run.sh -m "not hadoop"   everything but those
+  tests/run.sh tests/test_submit_step.py   one file
 USAGE
 }
 
@@ -46,4 +47,8 @@ if ! cmp -s tests/requirements.txt "$stamp"; then
 fi
 
 export PATH="$venv/bin:$PATH"
-exec "$venv/bin/python" -m pytest tests "$@"
+where=(tests)  # the whole suite, unless files or tests are named
+for arg in "$@"; do
+  case "$arg" in tests/* | *.py | *::*) where=() ;; esac
+done
+exec "$venv/bin/python" -m pytest ${where[@]+"${where[@]}"} "$@"

@@ -26,7 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
-from conftest import MAPPER, REPO, SAMPLE_DATA, clean_env, counters, en_us_locale, shell, tool  # noqa: F401
+from conftest import (MAPPER, REPO, SAMPLE_DATA, clean_env, counters, en_us_locale,  # noqa: F401
+                      shell, sigint_at_default, tool)
 import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
@@ -643,7 +644,8 @@ def test_an_interrupted_job_stops_its_tasks_and_leaves_nothing(tmp_path, how):
     (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([str(RUN_LOCAL), "--mapper", "slow.py", "-j", "2", "-o", "out", "in"],
                             cwd=str(tmp_path), env=clean_env(TMPDIR=str(tmp_path / "tmp")),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=sigint_at_default)
     deadline = time.monotonic() + 60
     while len(list(started.iterdir())) < 2:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -674,7 +676,7 @@ def test_a_signal_to_the_whole_group_stops_the_pairs_tasks_and_leaves_nothing(tm
     (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([str(RUN_LOCAL), "-o", "out", "in", "--", "--key", "k"], cwd=str(tmp_path),
                             env=clean_env(TMPDIR=str(tmp_path / "tmp")), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=sigint_at_default)
     deadline = time.monotonic() + 60
     while True:  # until the pipe's map task reads it: then a writer can open it
         try:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
-from conftest import REPO, SAMPLE_DATA, clean_env, shell
+from conftest import REPO, SAMPLE_DATA, clean_env, shell, sigint_at_default
 from hadoop_splitargs import split_args
 import snappy_files
 
@@ -618,11 +618,9 @@ def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -
 # --wait
 
 def sigint_as_at_a_terminal() -> None:
-    """In the child: a process group of its own, for a ^C to go to, and SIGINT at its default,
-    as a shell at a terminal starts a command (one ignored here, as in a background job,
-    would be inherited and could not be trapped)."""
+    """In the child: a process group of its own, for a ^C to go to, and SIGINT at its default."""
     os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sigint_at_default()
 
 
 def start_waiting(aws: AwsServer, cluster: str, *args: str) -> Tuple[subprocess.Popen, str]:  # noqa: F811
