@@ -382,8 +382,8 @@ def test_run_local_hadoop_ships_the_pair_from_a_folder_with_spaces_and_commas(ha
     for name in ("run_local.sh", "mapper.py", "reducer.py"):
         shutil.copy2(str(REPO / name), str(project / name))
     flags = ["--key", "response"]
-    on_hadoop = subprocess.run([str(project / "run_local.sh"), "--hadoop", "-r", str(REDUCERS), "-o", str(tmp_path / "hadoop"),
-                                str(firehose), "--"] + flags, cwd=str(tmp_path), env=hadoop.env(),
+    on_hadoop = subprocess.run([str(project / "run_local.sh"), "--hadoop", "-r", str(REDUCERS),
+                                "-o", str(tmp_path / "hadoop"), str(firehose), "--"] + flags, cwd=str(tmp_path), env=hadoop.env(),
                                capture_output=True, timeout=300)
     assert on_hadoop.returncode == 0, on_hadoop.stderr.decode("utf-8", "replace")
     pair_on_run_local(firehose, tmp_path / "local", flags, False, tmp_path)
