@@ -632,11 +632,16 @@ def expand_slashed_braces(pattern: str) -> List[str]:
     return [pattern]
 
 
+def unescaped(part: str) -> str:
+    """A path part without a wildcard, as Hadoop names it: each \\x is x."""
+    return re.sub(r"\\(.)", r"\1", part)
+
+
 def name_matcher(part: str) -> Callable[[str], bool]:
     """Whether a name matches one part of a path pattern: GlobPattern's regular expression for a
     part with a wildcard; equality with the part, its escapes removed, for one without."""
     if not has_wildcard(part):
-        literal = re.sub(r"\\(.)", r"\1", part)
+        literal = unescaped(part)
         return lambda name: name == literal
     regex, in_set, curly, i = [], False, 0, 0
     while i < len(part):
@@ -685,7 +690,7 @@ def local_glob(pattern: str) -> List[str]:
                 candidates = [os.path.join(c, name) for c in candidates if os.path.isdir(c or ".")
                               for name in sorted(listed(c or ".")) if matches(name)]
             else:
-                candidates = [os.path.join(c, re.sub(r"\\(.)", r"\1", part)) for c in candidates]
+                candidates = [os.path.join(c, unescaped(part)) for c in candidates]
         found.update(c for c in candidates if c and os.path.lexists(c) and not hidden(os.path.basename(c)))
     return sorted(found)
 
@@ -762,7 +767,7 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
     literal = key
     if has_wildcard(key):
         first = next(i for i, part in enumerate(parts) if has_wildcard(part))
-        literal = "".join(re.sub(r"\\(.)", r"\1", part) + "/" for part in parts[:first])
+        literal = "".join(unescaped(part) + "/" for part in parts[:first])
         pattern = [name_matcher(part) for part in parts]
     listing = aws(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, literal)])
     if listing.returncode not in (0, 1):

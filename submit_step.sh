@@ -666,8 +666,11 @@ check_waiting_steps() {
 
 # A step that is to run the scripts under --code: uploading other ones there would change what
 # it runs. The same bytes may go up again.
+code_checked=0
 check_code_unchanged() {
   local step="$1" state="$2" name
+  ((code_checked)) && return 0  # once is enough: the same --code for every step that uses it
+  code_checked=1
   for name in mapper.py reducer.py; do
     if ! aws_capture s3 cp "${code}$name" "$tmp/code-$name" --only-show-errors; then
       [[ "$aws_err" == *404* || "$aws_err" == *"does not exist"* ]] && continue  # gone: nothing to keep
