@@ -317,11 +317,19 @@ def test_the_reducer_skips_and_counts_lines_that_are_not_mapper_output(tmp_path)
     b"k\\x02\\t2\\t2\\t1_0\\t1\\t9",  # Decimal() reads 1_0, mapper.py never writes it
     b"k\\x02\\t2\\t2\\t1E+99999999999999999999\\t1\\t9",  # an exponent no Decimal holds
     b"k\\x02\\t2\\t2\\t1E-999999999\\t1\\t9",  # exact arithmetic on it: a billion digits
+    b"k\\x02\\t1\\t0\\t5\\t\\t",  # no values, yet a sum
 ])
-def test_the_reducer_skips_each_kind_of_line_mapper_py_never_writes(line):
-    result = shell("printf '%s\\n' | ./reducer.py" % line.decode())
+@pytest.mark.parametrize("where", ["pipe", "hadoop"])
+def test_the_reducer_skips_each_kind_of_line_mapper_py_never_writes(line, where):
+    env = clean_env(mapreduce_task_id="attempt_local0001_r_000000_0") if where == "hadoop" else None
+    result = shell("printf '%s\\n' | ./reducer.py" % line.decode(), env=env)
     assert result.stdout == b"" and counters(result.stderr) == {"bad_intermediate": 1}
     assert b"Traceback" not in result.stderr
+
+
+def test_a_negative_zero_is_written_as_zero(tmp_path):
+    rows, _ = run_job(tmp_path, ndjson({"k": "a", "v": -0.0}, {"k": "a", "v": "-0"}), "--key k --value v")
+    assert rows == ["a\t2\t0\t0\t0\t0"]
 
 
 def test_a_closed_output_pipe_is_not_reported_as_bad_input():
