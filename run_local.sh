@@ -775,13 +775,14 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
         raise UsageError("cannot list s3://%s/%s: %s" % (bucket, key, said[-1]))
     found = []  # type: List[Input]
     below = literal if literal.endswith("/") or not literal else literal + "/"
+    origin = "s3://%s/%s" % (bucket, below)  # what one `aws s3 cp --recursive` copies
     for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
         fields = line.split(None, 3)
         if len(fields) < 4 or fields[3].endswith("/"):
             continue
-        if fields[3].startswith(below):
-            S3_LISTED["s3://%s/%s" % (bucket, below)] = S3_LISTED.get("s3://%s/%s" % (bucket, below), 0) + 1
         size, name = int(fields[2]), fields[3]
+        if name.startswith(below):
+            S3_LISTED[origin] = S3_LISTED.get(origin, 0) + 1
         if pattern is not None:
             names = name.split("/")
             if len(names) < len(pattern) or not all(matches(n) for matches, n in zip(pattern, names)):
@@ -801,7 +802,7 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
         if name == literal:  # the object itself
             found[-1].download = (object_uri, name.rsplit("/", 1)[-1])
         else:  # everything below the prefix comes in one `aws s3 cp --recursive`
-            found[-1].download = ("s3://%s/%s" % (bucket, below), name[len(below):])
+            found[-1].download = (origin, name[len(below):])
     return found
 
 
