@@ -14,7 +14,8 @@ LF or CR and sorts byte for byte like the output rows (see encode_key). reducer.
 these lines into the final rows; `reducer.py --combine` merges them into fewer lines.
 
 Bad input is counted, never fatal: Hadoop counters go to stderr at the end as
-`reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value).
+`reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value,
+no_text).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ if False:  # for readers and type checkers only: importing typing costs every ta
     from typing import Any, BinaryIO, Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, TextIO, Tuple
 
 COUNTER_GROUP = "firehose-mr"
-COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value")
+COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value", "no_text")
 MAX_GROUPS_IN_MEMORY = 50000  # flush partial aggregates beyond this many groups
 WHOLE_LINE = object()  # --words with no field: the words of the whole line, read as plain text
 
@@ -799,7 +800,7 @@ def count_keys(job: Job, records: Iterable[dict], groups: Groups, counters: Coun
     """Count per key, or per key and word with --words (and then maybe with --value)."""
     key_of, text_of, value_of = job.key, job.words, job.value
     table, count, count_each, findall = groups.table, groups.count, groups.count_each, _WORD.findall
-    seen = no_time = no_value = 0
+    seen = no_time = no_value = no_text = 0
     try:
         for record in records:
             seen += 1
@@ -814,7 +815,11 @@ def count_keys(job: Job, records: Iterable[dict], groups: Groups, counters: Coun
                     count(key)
                 continue
             text = text_of(record)
-            words = findall(text.lower()) if text.__class__ is str else []
+            if text.__class__ is str:
+                words = findall(text.lower())
+            else:  # no such field, or a number, an object...: no words to count, and said so
+                no_text += 1
+                words = []
             keys = [key + (word,) for word in words] if key else words
             if value_of is not None:
                 number = number_of(value_of(record))
@@ -827,6 +832,7 @@ def count_keys(job: Job, records: Iterable[dict], groups: Groups, counters: Coun
         counters.add("records", seen)
         counters.add("bad_time", no_time)
         counters.add("no_value", no_value)
+        counters.add("no_text", no_text)
 
 
 def add_number(groups: Groups, key: Any, number: Optional[Decimal]) -> None:
@@ -908,7 +914,7 @@ input: newline-delimited JSON or Firehose's records back to back ({..}{..}), CRL
 a UTF-8 BOM, blank lines, gzip on stdin. Lines end at LF, CRLF or a lone CR, as in Hadoop.
 output: KEY<TAB>COUNT[<TAB>N<TAB>SUM<TAB>MIN<TAB>MAX] per group, for reducer.py.
 counters (stderr): reporter:counter:firehose-mr,NAME,N for records, malformed,
-invalid_utf8, bad_time, no_value.
+invalid_utf8, bad_time, no_value, no_text.
 """
 
 
