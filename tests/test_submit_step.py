@@ -557,61 +557,88 @@ def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: Wo
             s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in keys[start:start + 1000]]})
 
 
-def test_objects_hadoop_would_not_read_as_json_lines_are_refused(world: World) -> None:
-    """ZIP, Parquet and ORC objects would be read as lines of text, and from Snappy's framing
-    format (Firehose's SNAPPY) Hadoop reads no records at all (test_hadoop_behaviour.py): each is
-    refused, named, before any changing request. HADOOP_SNAPPY objects are accepted."""
-    aws, cluster = world
+def check_formats(aws: AwsServer, objects: Dict[str, bytes], *args: str) -> subprocess.CompletedProcess:
+    """submit_step.sh's pre-flight with `args`, over `objects` put in the work bucket for this
+    run: a dry run for a new cluster, which asks no cluster anything and changes nothing. Inputs
+    are given as paths in the work bucket. Exit status 1 for a refusal, 0 for a pass."""
     s3 = aws.client("s3")
-    events = b'{"type":"a"}\n'
-    objects = {
-        "formats/zip/2019/03/01/00/s-1-2019-03-01-00-10-00-a": events,
-        "formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip": b"PK\x03\x04",
-        "formats/snappy/2019/03/01/00/s-1-2019-03-01-00-10-00-a.snappy": snappy_files.hadoop_snappy(events),
-        "formats/snappy/2019/03/01/01/s-1-2019-03-01-01-10-00-b.snappy": snappy_files.hadoop_snappy(events),
-        "formats/one/s-1-2019-03-01-00-10-00-c.parquet": b"PAR1",
-        "formats/one/s-1-2019-03-01-00-10-00-d.orc": b"ORC",
-    }
-    switched = "formats/snappy/2019/03/01/02/s-2-2019-03-01-02-10-00-c.snappy"  # SNAPPY from then on
-    gzipped = "formats/json/2019/03/01/00/s-1-2019-03-01-00-10-00-a.json"  # GZIP, custom file extension
-
-    def attempt(*inputs: str) -> subprocess.CompletedProcess:
-        code, output = fresh()
-        aws.clear_requests()
-        result = submit(aws, "--cluster-id", cluster, "--output", output, "--code", code, *inputs)
-        if result.returncode != 0:
-            assert result.returncode == 1 and aws.changing_requests() == [], result.stderr
-        return result
-
+    code, output = fresh()
+    args = tuple("s3://%s/%s" % (WORK, arg) if before == "--input" else arg
+                 for before, arg in zip(("",) + args, args))
     try:
         for key, body in objects.items():
             s3.put_object(Bucket=WORK, Key=key, Body=body)
-        zipped = attempt("--input", "s3://%s/formats/zip/" % WORK)
-        assert "s3://%s/formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip is a ZIP archive" % WORK in zipped.stderr
-        in_range = attempt("--input", "s3://%s/formats/zip/" % WORK, "--from", "2019-03-01T00", "--to", "2019-03-01T01")
-        assert "b.zip is a ZIP archive" in in_range.stderr
-        before = attempt("--input", "s3://%s/formats/zip/" % WORK, "--from", "2019-03-01T00", "--to", "2019-03-01T00")
-        assert before.returncode == 0, before.stderr
-        for glob in ("formats/zip/2019/03/01/*/*", "formats/zip/2019/03/01/*", "formats/{one,zip}/2019/*/*/01/*"):
-            assert "b.zip is a ZIP archive" in attempt("--input", "s3://%s/%s" % (WORK, glob)).stderr, glob
-        hour_zero = attempt("--input", "s3://%s/formats/zip/2019/03/01/0[!1]/*" % WORK)
-        assert hour_zero.returncode == 0, hour_zero.stderr
-        parquet = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-c.parquet" % WORK)
-        assert "c.parquet is a Parquet file (Firehose's record format conversion)" in parquet.stderr
-        orc = attempt("--input", "s3://%s/formats/one/s-1-2019-03-01-00-10-00-d.orc" % WORK)
-        assert "d.orc is an ORC file (Firehose's record format conversion)" in orc.stderr
-        assert attempt("--input", "s3://%s/formats/snappy/" % WORK).returncode == 0
-        s3.put_object(Bucket=WORK, Key=switched, Body=snappy_files.framed_snappy(events))
-        framed = attempt("--input", "s3://%s/formats/snappy/" % WORK)
-        assert "s3://%s/%s is Snappy in its framing format" % (WORK, switched) in framed.stderr
-        assert "OutOfMemoryError" in framed.stderr
-        s3.put_object(Bucket=WORK, Key=gzipped, Body=gzip.compress(events))
-        for given in ("formats/json/", gzipped, "formats/json/2019/*/*/*/*"):
-            named = attempt("--input", "s3://%s/%s" % (WORK, given))
-            assert "s3://%s/%s is gzip data under a name Hadoop does not decompress" % (WORK, gzipped) \
-                in named.stderr
+        aws.clear_requests()
+        result = submit(aws, "--create-cluster", "--dry-run", "--output", output, "--code", code, *args)
+        changed = aws.changing_requests()
     finally:  # the other tests share the bucket
-        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in [*objects, switched, gzipped]]})
+        s3.delete_objects(Bucket=WORK, Delete={"Objects": [{"Key": key} for key in objects]})
+    assert result.returncode in (0, 1) and changed == [], result.stderr
+    return result
+
+
+EVENTS_BODY = b'{"type":"a"}\n'
+A_ZIP_IN_HOUR_01 = {
+    "formats/zip/2019/03/01/00/s-1-2019-03-01-00-10-00-a": EVENTS_BODY,
+    "formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip": b"PK\x03\x04",
+    "formats/one/2019/03/01/01/s-1-2019-03-01-00-10-00-c": EVENTS_BODY,
+}
+
+
+@pytest.mark.parametrize("args, refused", [
+    (["--input", "formats/zip/"], True),
+    (["--input", "formats/zip/", "--from", "2019-03-01T00", "--to", "2019-03-01T01"], True),
+    (["--input", "formats/zip/", "--from", "2019-03-01T00", "--to", "2019-03-01T00"], False),
+    (["--input", "formats/zip/2019/03/01/*/*"], True),
+    (["--input", "formats/zip/2019/03/01/*"], True),
+    (["--input", "formats/{one,zip}/2019/*/*/01/*"], True),
+    (["--input", "formats/zip/2019/03/01/0[!1]/*"], False),
+])
+def test_a_zip_archive_is_refused_wherever_an_input_reaches_it(world: World, args: List[str],
+                                                               refused: bool) -> None:
+    """Hadoop would read a ZIP archive as lines of text: an input that reaches one (by prefix,
+    date range or glob) is refused, naming it, before any changing request; one that does not
+    reach it passes."""
+    result = check_formats(world.aws, A_ZIP_IN_HOUR_01, *args)
+    named = "s3://%s/formats/zip/2019/03/01/01/s-2-2019-03-01-01-10-00-b.zip is a ZIP archive" % WORK
+    assert (result.returncode, named in result.stderr) == ((1, True) if refused else (0, False)), result.stderr
+
+
+def test_parquet_and_orc_are_refused(world: World) -> None:
+    """Firehose's record format conversion writes Parquet or ORC, which Hadoop Streaming would
+    read as lines of text."""
+    objects = {"formats/one/s-1-2019-03-01-00-10-00-c.parquet": b"PAR1",
+               "formats/one/s-1-2019-03-01-00-10-00-d.orc": b"ORC"}
+    for key, kind in zip(objects, ("a Parquet file", "an ORC file")):
+        result = check_formats(world.aws, objects, "--input", key)
+        assert result.returncode == 1, result.stderr
+        assert "s3://%s/%s is %s (Firehose's record format conversion)" % (WORK, key, kind) in result.stderr
+
+
+def test_hadoop_snappy_passes_and_snappys_framing_format_is_refused(world: World) -> None:
+    """From Snappy's framing format (Firehose's SNAPPY) Hadoop reads no records at all
+    (test_hadoop_behaviour.py); HADOOP_SNAPPY objects are read, and accepted."""
+    hadoop_snappy = {
+        "formats/snappy/2019/03/01/00/s-1-2019-03-01-00-10-00-a.snappy": snappy_files.hadoop_snappy(EVENTS_BODY),
+        "formats/snappy/2019/03/01/01/s-1-2019-03-01-01-10-00-b.snappy": snappy_files.hadoop_snappy(EVENTS_BODY),
+    }
+    assert check_formats(world.aws, hadoop_snappy, "--input", "formats/snappy/").returncode == 0
+    switched = "formats/snappy/2019/03/01/02/s-2-2019-03-01-02-10-00-c.snappy"  # SNAPPY from then on
+    framed = check_formats(world.aws, {**hadoop_snappy, switched: snappy_files.framed_snappy(EVENTS_BODY)},
+                           "--input", "formats/snappy/")
+    assert framed.returncode == 1
+    assert "s3://%s/%s is Snappy in its framing format" % (WORK, switched) in framed.stderr
+    assert "OutOfMemoryError" in framed.stderr
+
+
+@pytest.mark.parametrize("given", ["formats/json/", "formats/json/2019/03/01/00/s-1-2019-03-01-00-10-00-a.json",
+                                   "formats/json/2019/*/*/*/*"])
+def test_gzip_under_a_name_hadoop_does_not_decompress_is_refused(world: World, given: str) -> None:
+    """Firehose's GZIP with a custom file extension: Hadoop decompresses only a `.gz` name."""
+    gzipped = "formats/json/2019/03/01/00/s-1-2019-03-01-00-10-00-a.json"
+    result = check_formats(world.aws, {gzipped: gzip.compress(EVENTS_BODY)}, "--input", given)
+    assert result.returncode == 1
+    assert "s3://%s/%s is gzip data under a name Hadoop does not decompress" % (WORK, gzipped) in result.stderr
 
 
 # ----------------------------------------------------------------------------------------------
