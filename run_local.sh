@@ -1974,14 +1974,38 @@ def emit_merged(parts: List[str], temp: str) -> int:
     return 0
 
 
+def warn_of_overlaps(args: List[str], files: List[Input], output: Optional[Output]) -> None:
+    """Warn of what this run does as Hadoop would, but a user seldom means: a file that two
+    inputs reach is read, and counted, twice; an output folder inside an input folder is read
+    as input by the next run over that folder."""
+    seen = set()  # type: Set[str]
+    for source in files:
+        if source.name == "-":
+            continue
+        where = os.path.realpath(source.path) if source.download is None and source.path else source.name
+        if where in seen:
+            sys.stderr.write("%s: warning: the inputs reach %s twice: its records are read and counted "
+                             "twice (Hadoop does the same)\n" % (PROG, source.name))
+            break
+        seen.add(where)
+    if output is not None:
+        for arg in args:
+            if not arg.startswith("s3://") and os.path.isdir(arg) and \
+                    os.path.realpath(output.path).startswith(os.path.realpath(arg) + os.sep):
+                sys.stderr.write("%s: warning: the output %s is inside the input %s: a later run over "
+                                 "%s would read it as input\n" % (PROG, output.path, arg, arg))
+
+
 def run_emulated(opts: Options, here: str, kept: Kept) -> int:
     cmds = Commands(opts, here)
-    inputs = input_splits(resolve_inputs(opts.inputs or [os.path.join(here, "sample_data")]),
-                          opts.block_size)
+    args = opts.inputs or [os.path.join(here, "sample_data")]
+    files = resolve_inputs(args)
+    inputs = input_splits(files, opts.block_size)
     # Hadoop numbers map tasks by split size, largest first (a stable sort).
     inputs = sorted(inputs, key=lambda i: -i.size)
     output = Output(opts.output, opts.force) if opts.output else None
     try:  # from here on, whatever happens (a signal too), the temporary directories go
+        warn_of_overlaps(args, files, output)
         if output is not None:
             output.check_holds_no_input(inputs)
         elif not stdout_open():

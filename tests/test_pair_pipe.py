@@ -407,6 +407,15 @@ def test_times_are_bucketed_and_counted_exactly(tmp_path):
     assert seen == {"records": 5, "malformed": 0, "invalid_utf8": 0, "bad_time": 3, "no_value": 0, "no_text": 0}
 
 
+def test_the_mean_has_15_significant_digits_and_a_tie_rounds_to_even(tmp_path):
+    values = ["0.1234567890123445", "0.1234567890123455", "2", "1", "-0.000001234567890123465"]
+    rows, _ = run_job(tmp_path, ndjson(*[{"k": str(i), "v": v} for i, v in enumerate(values)] +
+                                       [{"k": "third", "v": v} for v in (1, 1, 0)]), "--key k --value v")
+    means = {row.split("\t")[0]: row.split("\t")[-1] for row in rows}
+    assert means == {"0": "0.123456789012344", "1": "0.123456789012346", "2": "2", "3": "1",
+                     "4": "-0.00000123456789012346", "third": "0.666666666666667"}
+
+
 def test_words_with_a_value_count_the_records_without_one(tmp_path):
     rows, seen = run_job(tmp_path, ndjson({"t": "a b", "v": 1}, {"t": "a"}, {"t": "b", "v": "x"}),
                          "--words t --value v")

@@ -748,6 +748,22 @@ def test_output_directories_that_cannot_be_or_must_not_be_written(tmp_path):
     assert closed.returncode == 2 and b"standard output is closed: give -o DIR" in closed.stderr
 
 
+def test_a_file_two_inputs_reach_and_an_output_inside_an_input_are_warned_about(tmp_path):
+    """Both are what Hadoop does too (the file is read twice; the next run over the folder reads
+    the output), so the run goes on, with a warning for each."""
+    write_tree(tmp_path, {"data/2017/a": b'{"k":1}\n', "data/2017/b": b'{"k":2}\n'})
+    twice = run_local([tmp_path / "data", tmp_path / "data" / "2017" / "b", "--", "--key", "k"])
+    assert twice.stdout == b"1\t1\n2\t2\n"
+    assert "warning: the inputs reach %s twice" % (tmp_path / "data" / "2017" / "b") in twice.stderr
+    inside = run_local([tmp_path / "data", "-o", tmp_path / "data" / "out"])
+    assert "warning: the output %s is inside the input %s" % (tmp_path / "data" / "out", tmp_path / "data") \
+        in inside.stderr
+    again = run_local([tmp_path / "data", "-o", tmp_path / "again"])  # it was: malformed records
+    assert again.counters()["firehose-mr"]["malformed"] > 0 and "warning" not in again.stderr
+    once = run_local([tmp_path / "data" / "2017", tmp_path / "data" / "out", "-o", tmp_path / "other"])
+    assert "warning" not in once.stderr
+
+
 def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
