@@ -911,13 +911,16 @@ report_failure() {
   for line in "$change_message" "$reason" "$message" "$log_file"; do
     [[ -n "$line" && "$line" != None ]] && note "EMR says: $line"
   done
-  if [[ "$state" == CANCELLED ]]; then
+  if [[ "$state" == CANCELLED || "$state" == INTERRUPTED ]]; then
     local cluster_said=""
     if aws_capture emr describe-cluster --cluster-id "$cluster" --query \
       'Cluster.Status.[State, StateChangeReason.Code, StateChangeReason.Message]' --output text; then
-      cluster_said=" The cluster: $(printf '%s' "$aws_out" | tr '\t' ' ')"
+      cluster_said=" The cluster: $(printf '%s\n' "$aws_out" |
+        awk -F'\t' '{ for (i = 1; i <= NF; i++) if ($i != "None") printf "%s%s", (n++ ? " " : ""), $i }')"
     fi
-    die "the step was cancelled (by someone, or because an earlier step failed or the cluster is terminating): nothing of its own went wrong.$cluster_said"
+    [[ "$state" == CANCELLED ]] &&
+      die "the step was cancelled (by someone, or because an earlier step failed or the cluster is terminating): nothing of its own went wrong.$cluster_said"
+    die "the step was interrupted while it ran: the cluster stopped running it (it is terminating, or lost the node the step ran on), not the step's own error. Run it again on a running cluster.$cluster_said"
   fi
   if [[ -z "$cluster_log_uri" ]]; then
     die "the cluster has no log URI, so there are no task logs to read: look at the step in the EMR console, and create clusters with --log-uri"
