@@ -48,12 +48,14 @@ def world(aws: AwsServer) -> World:  # noqa: F811
     return World(aws, start_cluster(aws))
 
 
-def start_cluster(aws: AwsServer, log_uri: str = LOG_URI) -> str:  # noqa: F811
+def start_cluster(aws: AwsServer, log_uri: Optional[str] = LOG_URI) -> str:  # noqa: F811
+    """A waiting cluster; log_uri None: one made without a log URI."""
+    logs = {"LogUri": log_uri} if log_uri is not None else {}
     return aws.client("emr").run_job_flow(
-        Name="analytics", ReleaseLabel="emr-7.1.0", LogUri=log_uri, Applications=[{"Name": "Hadoop"}],
+        Name="analytics", ReleaseLabel="emr-7.1.0", Applications=[{"Name": "Hadoop"}],
         Instances={"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge", "InstanceCount": 3,
                    "KeepJobFlowAliveWhenNoSteps": True},
-        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole")["JobFlowId"]
+        JobFlowRole="EMR_EC2_DefaultRole", ServiceRole="EMR_DefaultRole", **logs)["JobFlowId"]
 
 
 def fresh() -> Tuple[str, str]:
@@ -817,6 +819,18 @@ def test_wait_on_a_cancelled_step_says_what_became_of_the_cluster(world: World, 
     assert status == 1 and "Step %s %s." % (step, state) in stderr, stderr  # not a wait for ever
     said = {"CANCELLED": "nothing of its own went wrong.", "INTERRUPTED": "Run it again on a running cluster."}
     assert "%s The cluster: TERMINATED\n" % said[state] in stderr, stderr  # moto gives no reason: no "None"
+
+
+def test_a_cluster_without_a_log_uri_is_warned_about_and_a_failure_said_at_once(world: World) -> None:
+    aws, _ = world
+    cluster = start_cluster(aws, log_uri=None)
+    code, output = fresh()
+    process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
+                                  "--output", output, "--code", code, "--log-wait", "600")
+    aws.set_step_state(cluster, step, "FAILED", "Step failed")
+    status, _, stderr = finish(process)  # at once, not after --log-wait
+    assert status == 1 and "warning: cluster %s has no log URI" % cluster in stderr, stderr
+    assert "the cluster has no log URI, so there are no task logs to read" in stderr
 
 
 def test_wait_says_when_the_log_bucket_cannot_be_read(world: World) -> None:
