@@ -1878,6 +1878,12 @@ def print_counters(counters: Dict[Tuple[str, str], int]) -> None:
 JOB_OUTPUT_NAME = re.compile(r"\.?(part-[mr]?-?[0-9]+(\.[A-Za-z0-9]+)?|_SUCCESS)(\.crc)?\Z")
 
 
+def within(path: str, folder: str) -> bool:
+    """Whether path is folder or below it, links resolved."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
+
+
 class Output:
     """-o DIR: refused if it exists (unless --force); written as STAGING inside a hidden
     temporary sibling of DIR, and renamed into place at the end."""
@@ -1926,8 +1932,7 @@ class Output:
         """--force replaces DIR: refuse a DIR that is, or holds, an input of this job."""
         for source in inputs:
             if source.path is not None and source.download is None:
-                where = os.path.realpath(source.path)
-                if where == os.path.realpath(self.path) or where.startswith(os.path.realpath(self.path) + os.sep):
+                if within(source.path, self.path):
                     raise UsageError("output directory %s holds the input %s: --force would delete it"
                                      % (self.path, source.name))
 
@@ -1982,7 +1987,7 @@ def warn_of_overlaps(args: List[str], files: List[Input], output: Optional[Outpu
     for source in files:
         if source.name == "-":
             continue
-        where = os.path.realpath(source.path) if source.download is None and source.path else source.name
+        where = os.path.realpath(source.path) if source.download is None else source.name
         if where in seen:
             sys.stderr.write("%s: warning: the inputs reach %s twice: its records are read and counted "
                              "twice (Hadoop does the same)\n" % (PROG, source.name))
@@ -1990,8 +1995,7 @@ def warn_of_overlaps(args: List[str], files: List[Input], output: Optional[Outpu
         seen.add(where)
     if output is not None:
         for arg in args:
-            if not arg.startswith("s3://") and os.path.isdir(arg) and \
-                    os.path.realpath(output.path).startswith(os.path.realpath(arg) + os.sep):
+            if not arg.startswith("s3://") and os.path.isdir(arg) and within(output.path, arg):
                 sys.stderr.write("%s: warning: the output %s is inside the input %s: a later run over "
                                  "%s would read it as input\n" % (PROG, output.path, arg, arg))
 
@@ -2005,11 +2009,11 @@ def run_emulated(opts: Options, here: str, kept: Kept) -> int:
     inputs = sorted(inputs, key=lambda i: -i.size)
     output = Output(opts.output, opts.force) if opts.output else None
     try:  # from here on, whatever happens (a signal too), the temporary directories go
-        warn_of_overlaps(args, files, output)
         if output is not None:
             output.check_holds_no_input(inputs)
         elif not stdout_open():
             raise UsageError("standard output is closed: give -o DIR for the result")
+        warn_of_overlaps(args, files, output)  # of a run that goes on
         work = tempfile.mkdtemp(prefix="run_local-")
         try:
             return run_job(Job(opts, work), cmds, inputs, output, kept)

@@ -643,7 +643,7 @@ check_output_free() {
 # --code (EMR fetches -files when a step starts, so an upload now would change what an earlier
 # step runs) and an --output of their own (the second job to write it fails). Refuse both.
 check_waiting_steps() {
-  local id="$1" step state args word next i
+  local id="$1" step state args word next i code_user=""
   local -a words
   # shellcheck disable=SC2016  # `...` is a JMESPath literal
   aws_capture emr list-steps --cluster-id "$id" --step-states PENDING RUNNING \
@@ -658,26 +658,24 @@ check_waiting_steps() {
         die "--output $output: step $step ($state) on cluster $id writes there already, and the second job to write an output fails: choose another --output"
       fi
       if [[ "$word" == -files && ("$next" == *"${code}mapper.py#"* || "$next" == *"${code}reducer.py#"*) ]]; then
-        check_code_unchanged "$step" "$state"
+        code_user="${code_user:-$step ($state)}"  # the first such step: the same --code for all of them
       fi
     done
   done <<<"$aws_out"
+  [[ -z "$code_user" ]] || check_code_unchanged "$code_user"
 }
 
-# A step that is to run the scripts under --code: uploading other ones there would change what
-# it runs. The same bytes may go up again.
-code_checked=0
+# A step ("ID (STATE)") is to run the scripts under --code: uploading other ones there would
+# change what it runs. The same bytes may go up again.
 check_code_unchanged() {
-  local step="$1" state="$2" name
-  ((code_checked)) && return 0  # once is enough: the same --code for every step that uses it
-  code_checked=1
+  local step="$1" name
   for name in mapper.py reducer.py; do
     if ! aws_capture s3 cp "${code}$name" "$tmp/code-$name" --only-show-errors; then
       [[ "$aws_err" == *404* || "$aws_err" == *"does not exist"* ]] && continue  # gone: nothing to keep
       aws_die "reading ${code}$name"
     fi
     if ! cmp -s "$tmp/code-$name" "$HERE/$name"; then
-      die "--code $code: step $step ($state) is to run the $name there, and this $name differs from it: uploading it would change what that step runs. Give another --code (such as ${code}v2/), or wait for the step to end"
+      die "--code $code: step $step is to run the $name there, and this $name differs from it: uploading it would change what that step runs. Give another --code (such as ${code}v2/), or wait for the step to end"
     fi
   done
 }
