@@ -1,0 +1,14 @@
+"""run_local.sh: a Hadoop Streaming job run on this machine the way Hadoop runs it.
+
+    cli.py         options and the run's outcome (exit status, signals)
+    inputs.py      INPUT arguments to files and S3 objects, and those to map splits
+    commands.py    the mapper, reducer and combiner commands
+    feed.py        the bytes a task reads and writes: decompressing, cutting lines, partitioning
+    pipeline.py    processes connected by pipes, and the report of the stage that failed
+    tasks.py       the job: map tasks, the shuffle (sort), reduce tasks, the counters
+    forkserver.py  starting the pair's tasks forked from a Python that has imported their modules
+    output.py      -o DIR: staging, --force, the commit
+    hadoop_run.py  --hadoop: the same job through the real Hadoop
+"""
+
+PROG = "run_local.sh"

@@ -1,0 +1,215 @@
+"""run_local.sh's command line: its options, and the run's outcome as an exit status (2 for bad
+usage, 1 for a failed job, 130 for ^C, SIGTERM or a lost terminal)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from typing import Any, List, Optional
+
+from ..errors import TaskFailed, UsageError
+from ..hadoop import LOCAL_BLOCK_SIZE, is_uri
+from . import PROG
+
+USAGE = """\
+Usage: run_local.sh [OPTIONS] [INPUT...] [-- JOB FLAGS...]
+
+Runs a Hadoop Streaming job locally, giving what Hadoop gives. By default the job is this
+project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
+
+INPUT (default: sample_data next to this script)
+  FILE                one map task for the file (one per split if it is larger than 1.1
+                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed;
+                      .zip, .parquet, .orc (Hadoop would read them as text) and .snappy,
+                      .lz4, .zst, .lzo are refused
+  DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
+                      as Hadoop's FileInputFormat skips them
+  'GLOB'              a pattern expanded here as Hadoop expands it: *, ?, [...], [!...] or
+                      [^...], {a,b} (also across /), \\ escapes; quote it from the shell
+  -                   standard input (one map task; gzip is recognised by its magic bytes)
+  s3://BUCKET/PREFIX  every object under the prefix (a glob in the key works too), listed with
+                      `aws s3 ls` and copied into the work directory (under $TMPDIR) with one
+                      `aws s3 cp --recursive`, so it runs on an EMR master node
+
+Options
+  -o, --output DIR    write part-00000... and an empty _SUCCESS into DIR, which must not exist
+                      (written into a temporary sibling and renamed at the end, so a failed run
+                      leaves nothing). Without -o the merged result is printed on stdout,
+                      sorted by its bytes (LC_ALL=C).
+      --force         replace DIR if it exists and holds an earlier job's output only
+                      (part files and _SUCCESS)
+  -r, --reducers N    number of reduce tasks (default 1). Keys go to reducers by Hadoop's
+                      HashPartitioner; each reducer's input is sorted by key bytes.
+                      -r 0 is a map-only job: one part file per map task.
+  -c, --combine       run a combiner on each map task's sorted output, per partition, as
+                      Hadoop does (default combiner: reducer.py --combine)
+      --combiner CMD  the combiner command (implies -c)
+  -j, --jobs N        run N tasks at a time (default: the number of CPUs)
+      --block-size N  the block size in bytes, which sets the split size as in Hadoop: a file
+                      larger than 1.1 splits gets a map task per split (default 33554432,
+                      Hadoop's on a local file system; give your cluster's S3 or HDFS block
+                      size to get its map tasks). Compressed files are never split here
+      --no-fork-server
+                      start each task of the pair as a new python3 process; by default
+                      they are forked from one that has already imported the standard
+                      library they use, which saves most of a small task's start-up.
+                      Either way the pair runs from its compiled code, kept in
+                      __pycache__ beside it (remade when a script changes)
+      --mapper CMD    the mapper command (default: mapper.py next to this script); JOB FLAGS
+                      are appended to it
+      --reducer CMD   the reducer command (default: reducer.py next to this script)
+      --hadoop        run the same job with the real Hadoop: `hadoop jar STREAMING_JAR ...`
+                      (the jar: $HADOOP_STREAMING_JAR, else
+                      /usr/lib/hadoop-mapreduce/hadoop-streaming.jar as on EMR, else
+                      $HADOOP_HOME/share/hadoop/tools/lib/hadoop-streaming-*.jar)
+  -h, --help          this help
+
+Commands are split the way Hadoop Streaming splits -mapper/-reducer (spaces separate,
+'single' or "double" quotes group, no shell, no backslash escapes). The program is looked up
+in the current directory, then next to this script, then on PATH.
+
+Every task gets the environment Hadoop gives its tasks: mapreduce_job_id,
+mapreduce_task_id, mapreduce_task_attempt_id, mapreduce_task_partition,
+mapreduce_task_ismap, mapreduce_map_input_file / map_input_file (file:/... or s3://...),
+mapreduce_job_reduces, and their old mapred_* names.
+
+Lines are cut like Hadoop's LineReader (LF, CRLF or a lone CR; a UTF-8 BOM at the start of a
+file is dropped). A map output line's key is the bytes before its first TAB (the whole line
+if it has none, with an empty value: the reducer then reads "line<TAB>"). Reducer output
+lines without a TAB get a TAB appended, as TextOutputFormat writes them.
+
+On stderr: the tasks' own stderr (after each task), a summary of the counters that tasks
+reported with `reporter:counter:GROUP,NAME,N` (summed over all tasks, printed as
+"Counters:", then a TAB and the GROUP, then two TABs and NAME=N per counter), progress when
+stderr is a terminal, and on a failure the failed stage, its input file, exit status and the
+last lines of its stderr (exit status 1). Bad usage exits with status 2.
+
+Examples
+  ./run_local.sh                                    # the census job on sample_data/
+  ./run_local.sh -r 3 -c -o out -- --key response   # three reducers, a combiner, part files
+  ./run_local.sh s3://my-bucket/2017/02/ -- --time @arrival --per day
+  ./run_local.sh --hadoop -o out -- --key response  # the same job on the real Hadoop
+"""
+
+
+class Options:
+    def __init__(self) -> None:
+        self.output = None  # type: Optional[str]
+        self.force = False
+        self.reducers = 1
+        self.combine = False
+        self.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        self.mapper = None  # type: Optional[str]
+        self.reducer = None  # type: Optional[str]
+        self.combiner = None  # type: Optional[str]
+        self.hadoop = False
+        self.fork_server = True
+        self.block_size = LOCAL_BLOCK_SIZE  # type: Any
+        self.inputs = []  # type: List[str]
+        self.flags = []  # type: List[str]
+
+
+def parse_options(argv: List[str]) -> Options:
+    opts = Options()
+    with_value = {"-o": "output", "--output": "output", "-r": "reducers", "--reducers": "reducers",
+                  "-j": "jobs", "--jobs": "jobs", "--mapper": "mapper", "--reducer": "reducer",
+                  "--combiner": "combiner", "--block-size": "block_size"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            opts.flags = argv[i + 1:]
+            break
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in with_value:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError("%s needs a value" % arg)
+                value = argv[i]
+            setattr(opts, with_value[name], value)
+        elif arg in ("-c", "--combine"):
+            opts.combine = True
+        elif arg == "--force":
+            opts.force = True
+        elif arg == "--hadoop":
+            opts.hadoop = True
+        elif arg == "--no-fork-server":
+            opts.fork_server = False
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError("unknown option %s (see --help)" % arg)
+        else:
+            opts.inputs.append(arg)
+        i += 1
+    for name in ("reducers", "jobs", "block_size"):
+        value = getattr(opts, name)
+        if not (isinstance(value, int) or re.match(r"^[0-9]+$", value)):
+            raise UsageError("--%s needs a number, not %r" % (name.replace("_", "-"), value))
+        setattr(opts, name, int(value))
+    if opts.jobs < 1:
+        raise UsageError("--jobs needs at least 1")
+    if opts.block_size < 1:
+        raise UsageError("--block-size needs at least 1")
+    if opts.combiner is not None:
+        opts.combine = True
+    if opts.combine and opts.combiner is None and opts.reducer is not None:
+        raise UsageError("-c with --reducer needs --combiner CMD")
+    if opts.output == "":
+        raise UsageError("-o needs a directory")
+    if opts.output and is_uri(opts.output) and not opts.hadoop:
+        raise UsageError("-o %s: only a local directory here (with --hadoop, any URI Hadoop "
+                         "writes to)" % opts.output)
+    return opts
+
+
+def check_tmpdir() -> None:
+    """Work files go to $TMPDIR: refuse one that is not there, rather than fall back to /tmp
+    (on an EMR master, TMPDIR=/mnt/tmp is set to keep them off the small root disk)."""
+    folder = os.environ.get("TMPDIR")
+    if folder and not os.path.isdir(folder):
+        raise UsageError("TMPDIR=%s is not a folder: create it, or set TMPDIR to one" % folder)
+    if folder and not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("TMPDIR=%s cannot be written" % folder)
+
+
+def main(here: str, argv: List[str]) -> int:
+    """The job that argv asks for; its exit status."""
+    from .hadoop_run import run_hadoop
+    from .run import run_emulated
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    if "-h" in options or "--help" in options:
+        sys.stdout.write(USAGE)
+        return 0
+    try:
+        opts = parse_options(argv)
+        check_tmpdir()
+        if opts.hadoop:
+            return run_hadoop(opts, here)
+        return run_emulated(opts, here)
+    except UsageError as err:
+        sys.stderr.write("%s: %s\n" % (PROG, err))
+        return 2
+    except TaskFailed as failure:  # --hadoop's output directory appeared meanwhile
+        sys.stderr.write("%s\n%s: failed; no output written\n" % (failure, PROG))
+        return 1
+
+
+def on_terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def command_line(here: str, argv: List[str]) -> None:
+    """`run_local.sh ARGS...`: runs the job of the pair in folder `here`, and exits with its
+    status."""
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGHUP, on_terminate)  # the terminal, or the ssh session, went away
+    try:
+        sys.exit(main(here, argv))
+    except KeyboardInterrupt:
+        try:
+            sys.stderr.write("%s: interrupted; no output written\n" % PROG)
+        except OSError:  # no terminal left to say it on
+            pass
+        sys.exit(130)

@@ -1,0 +1,130 @@
+"""Processes connected by pipes: a task's stages (sort, combiner, mapper, reducer), its input
+written from a thread, its stderr kept in a file, and the report of the stage to blame."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+from typing import IO, TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+
+from ..errors import TaskFailed
+from . import PROG
+
+if TYPE_CHECKING:
+    from .tasks import Job
+
+Stage = Tuple[str, List[str], Dict[str, str]]  # its name, its command, its environment
+
+
+class FlagsRefused(TaskFailed):
+    """This project's mapper.py exited with 2 in a map task: it refuses the job flags."""
+
+
+class Feeder(threading.Thread):
+    """Writes a task's stdin from this process (reading, decompressing, cutting lines)."""
+
+    def __init__(self, write: Callable[[IO[bytes]], None], sink: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.write, self.sink = write, sink
+        self.error = None  # type: Optional[str]
+        self.note = None  # type: Optional[str]
+
+    def run(self) -> None:
+        try:
+            self.write(self.sink)
+            self.sink.close()
+        except BrokenPipeError:
+            self.note = ("the task stopped reading its input before the end (Hadoop fails such "
+                         "a task once the input outgrows its pipe buffers)")
+        except (ValueError, OSError, EOFError) as err:
+            self.error = str(err)
+        except Exception as err:  # never a task that seems to succeed with its input cut short
+            self.error = "%s: %s" % (type(err).__name__, err)
+        finally:
+            try:
+                self.sink.close()
+            except OSError:
+                pass
+
+
+def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional[IO] = None,
+             stdout: Optional[IO] = None, feed: Optional[Callable[[IO[bytes]], None]] = None,
+             collect: Optional[Callable[[IO[bytes]], None]] = None) -> None:
+    """Run processes connected by pipes, their stdin written by `feed` (or `stdin`), the
+    last one's stdout read by `collect` (or going to `stdout`); each one's stderr goes to a
+    file. Raise TaskFailed naming the first stage that failed."""
+    procs = []  # type: List[Tuple[str, subprocess.Popen, str]]
+    previous = subprocess.PIPE if feed is not None else stdin
+    feeder = None  # type: Optional[Feeder]
+    try:
+        for n, (stage, argv, env) in enumerate(stages):
+            last = n == len(stages) - 1
+            err_path = os.path.join(job.work, "%s.%d.stderr" % (tag, n))
+            with open(err_path, "wb") as err:
+                proc = job.start(argv, stage, stdin=previous, stderr=err, env=env,
+                                 stdout=(subprocess.PIPE if collect is not None else stdout)
+                                 if last else subprocess.PIPE)
+            if n == 0 and feed is not None:
+                feeder = Feeder(feed, proc.stdin)
+                feeder.start()
+            if n > 0 and previous is not None:
+                previous.close()  # the pipe now belongs to the next process only
+            previous = proc.stdout
+            procs.append((stage, proc, err_path))
+        collect_error = None  # type: Optional[str]
+        if collect is not None:
+            try:
+                collect(procs[-1][1].stdout)
+            except (ValueError, OSError) as err:
+                collect_error = "%s: cannot write the output of %s: %s" % (PROG, what, err)
+            procs[-1][1].stdout.close()
+    except BaseException:
+        if previous is not None and previous not in (stdin, subprocess.PIPE):
+            previous.close()
+        for _, proc, _ in procs:
+            proc.kill()
+            proc.wait()
+        raise
+    for _, proc, _ in procs:
+        proc.wait()
+    while feeder is not None and feeder.is_alive() and not job.failed.is_set():
+        feeder.join(0.1)  # not waited for once the job stops: it may wait for a named pipe's writer
+    report = None  # type: Optional[str]
+    shown = []  # type: List[str]
+    if feeder is not None and feeder.error and not job.failed.is_set():
+        report = "%s: cannot read %s: %s" % (PROG, what, feeder.error)
+    elif feeder is not None and feeder.note:
+        shown.append("%s: %s: %s" % (PROG, what, feeder.note))
+    failed = []  # type: List[Tuple[str, subprocess.Popen, List[str]]]
+    for stage, proc, err_path in procs:
+        lines = job.absorb_stderr(err_path)
+        shown.extend(lines)
+        if proc.returncode != 0:
+            failed.append((stage, proc, lines))
+    if failed and report is None and not job.failed.is_set():
+        for stage, proc, lines in failed:
+            if proc.args is job.own_mapper and proc.returncode == 2:
+                said = re.sub(r"^mapper\.py: (error: )?", "", lines[-1] if lines else "")
+                raise FlagsRefused("%s: mapper.py refuses the job flags: %s" % (PROG, said))
+        report = failure_report(failed, what)
+    report = report or collect_error
+    if report:
+        raise TaskFailed(report)
+    job.echo(shown)
+
+
+def failure_report(failed: List[Tuple[str, subprocess.Popen, List[str]]], what: str) -> str:
+    """The report on the stage to blame. A stage killed by SIGPIPE only wrote to a later
+    stage that had already stopped reading, so a later stage's own failure comes first."""
+    own = [f for f in failed if f[1].returncode != -signal.SIGPIPE]
+    stage, proc, lines = (own or failed)[0]
+    status = proc.returncode
+    how = ("killed by signal %d" % -status) if status < 0 else ("exit status %d" % status)
+    report = "%s: %s failed (%s) on %s\n  command: %s" % (
+        PROG, stage, how, what, " ".join(proc.args))
+    if lines:
+        report += "\n  last lines of its stderr:\n" + "\n".join(
+            "    " + line for line in lines[-10:])
+    return report
