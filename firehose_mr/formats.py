@@ -26,12 +26,32 @@ NOT_READ_HERE = {
 }
 COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$")  # decompressed by name (case and all, as Hadoop); never split here
 GZIP_MAGIC = b"\x1f\x8b"
+SNAPPY_FRAMING_START = b"\xff\x06\x00\x00sNaPpY"  # the stream identifier chunk of Snappy's framing format
+HEAD_SIZE = len(SNAPPY_FRAMING_START)  # how many bytes of a file refusal_by_content looks at
 BZIP2_HEADER = re.compile(rb"BZh[1-9]")
 
 
 def refusal_by_name(name: str) -> Optional[str]:
     """Why an input of this name is refused (see NOT_READ_HERE), or None."""
     return NOT_READ_HERE.get(os.path.splitext(name)[1].lower())
+
+
+def refusal_by_content(name: str, head: bytes) -> Optional[str]:
+    """Why a file of this name that begins with `head` (its first HEAD_SIZE bytes, or all of a
+    shorter one) is refused, said as what follows "NAME is", or None. Hadoop decompresses by
+    the name alone: gzip under another name is read as lines of text, and Snappy's framing
+    format under .snappy is not read by its SnappyCodec."""
+    if name.endswith(".snappy") and head.startswith(SNAPPY_FRAMING_START):
+        return ("Snappy in its framing format (Firehose's SNAPPY compression), which Hadoop's "
+                "SnappyCodec does not read: the step would read no records from it, or fail with "
+                "OutOfMemoryError. Deliver the stream with Hadoop-compatible Snappy (HADOOP_SNAPPY) "
+                "or GZIP, or decompress these objects first.")
+    if not name.endswith(".gz") and head.startswith(GZIP_MAGIC):
+        return ("gzip data under a name Hadoop does not decompress (it goes by the .gz ending; "
+                "Firehose's GZIP with a custom file extension does this): it would be read as lines "
+                "of text, all malformed. Give the objects a name ending in .gz (in Firehose: a file "
+                "extension such as .json.gz), or decompress them first.")
+    return None
 
 
 def decompressed(raw: IO[bytes], name: str) -> Iterator[bytes]:
