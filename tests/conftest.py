@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterable, Optional
 
 import pytest
 
@@ -13,6 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 MAPPER = REPO / "mapper.py"
 REDUCER = REPO / "reducer.py"
 SAMPLE_DATA = REPO / "sample_data"
+PACKAGE = REPO / "firehose_mr"
+sys.path.insert(0, str(REPO))  # the unit tests import the package
 COUNTER_PREFIX = "reporter:counter:firehose-mr,"
 
 
@@ -36,6 +38,16 @@ def shell(command: str, stdin: Optional[bytes] = None, cwd: Path = REPO,
     return result
 
 
+def copy_project(folder: Path, scripts: Iterable[str] = ("run_local.sh", "mapper.py", "reducer.py")) -> Path:
+    """The scripts named and the package they run, copied into folder (made if need be), as a
+    user copies the project: without compiled code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in scripts:
+        shutil.copy2(str(REPO / name), str(folder / name))
+    shutil.copytree(str(PACKAGE), str(folder / PACKAGE.name), ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 def tool(name: str) -> str:
     """A command installed by tests/requirements.txt (in the venv next to this Python)."""
     beside_python = Path(sys.executable).parent / name
@@ -52,15 +64,6 @@ def counters(stderr: bytes) -> Dict[str, int]:
             name, value = line[len(COUNTER_PREFIX):].rsplit(",", 1)
             totals[name] = totals.get(name, 0) + int(value)
     return totals
-
-
-@pytest.fixture(scope="session", autouse=True)
-def code_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """run_local.sh keeps compiled code in $XDG_CACHE_HOME/firehose-mr: the suite's runs keep
-    theirs in a temporary directory, not in the home directory of whoever runs the tests."""
-    where = tmp_path_factory.mktemp("xdg-cache")
-    os.environ["XDG_CACHE_HOME"] = str(where)
-    return where / "firehose-mr"
 
 
 @pytest.fixture(scope="session")

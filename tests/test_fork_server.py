@@ -9,27 +9,26 @@ import gzip
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
 
-from conftest import MAPPER, REDUCER, REPO, SAMPLE_DATA, clean_env, tool
-from test_run_local import RUN_LOCAL, engine_functions, engine_source, run_local, write_tree
+from conftest import MAPPER, REDUCER, REPO, SAMPLE_DATA, clean_env, copy_project
+from firehose_mr.local.forkserver import PRELOADED, ForkServer, defines_only
+from test_run_local import run_local, write_tree
 
 BOTH_WAYS = ([], ["--no-fork-server"])
 
 
 def project_copy(folder: Path, mapper_body: str = "") -> Path:
-    """run_local.sh and the pair copied into folder; mapper.py replaced by mapper_body if given."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in (RUN_LOCAL, MAPPER, REDUCER):
-        shutil.copy2(str(source), str(folder / source.name))
+    """run_local.sh, its package and the pair copied into folder; mapper.py replaced by mapper_body
+    if given."""
+    copy_project(folder)
     if mapper_body:
         (folder / "mapper.py").write_text("#!/usr/bin/env python3\nimport json, os, sys\n" + mapper_body)
     return folder / "run_local.sh"
@@ -157,11 +156,8 @@ def test_a_reducer_that_cannot_write_its_output_ends_as_python_does(tmp_path):
     assert "reducer failed (exit status 120)" in reports[0] and "Bad file descriptor" in reports[0]
 
 
-def test_the_fork_server_preloads_what_the_pair_imports_and_is_python_3_7(tmp_path):
-    source = engine_source()
-    preloaded = re.search(r"^PRELOADED = (\([^)]*\))", source, re.M)
-    assert preloaded is not None
-    modules = set(ast.literal_eval(preloaded.group(1)))
+def test_the_fork_server_preloads_what_the_pair_imports():
+    modules = set(PRELOADED)
     for script in (MAPPER, REDUCER):
         for node in ast.parse(script.read_text()).body:  # the top level: what a task imports at start
             if isinstance(node, ast.Import):
@@ -171,14 +167,6 @@ def test_the_fork_server_preloads_what_the_pair_imports_and_is_python_3_7(tmp_pa
             else:
                 continue
             assert set(n.split(".")[0] for n in names) <= modules, (script.name, names)
-    server = re.search(r"^FORK_SERVER = r'''\n(.*?)^'''$", source, re.M | re.S)
-    assert server is not None
-    path = tmp_path / "fork_server.py"
-    path.write_text(server.group(1))
-    compile(server.group(1), str(path), "exec")
-    vermin = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations", str(path)],
-                            capture_output=True, text=True)
-    assert vermin.returncode == 0, vermin.stdout + vermin.stderr
 
 
 def test_the_default_job_is_the_same_both_ways_on_sample_data():
@@ -202,10 +190,6 @@ def test_the_server_runs_no_script_whose_top_level_does_more_than_define(tmp_pat
         assert result.returncode == 0 and result.stdout == b"k\t3\n", result.stderr
         assert runs.read_text() == "ran\n" * 2, way
         runs.unlink()
-    source = engine_source()
-    namespace = {}  # type: Dict[str, object]
-    exec(re.search(r"^def defines_only.*?^    return True$", source, re.M | re.S).group(0), namespace)
-    defines_only = namespace["defines_only"]
     for path, plain in [(MAPPER, True), (REDUCER, True), (tmp_path / "project" / "mapper.py", False)]:
         assert defines_only(path.read_bytes(), str(path)) is plain, path  # type: ignore[operator]
 
@@ -237,7 +221,7 @@ def test_a_server_killed_with_a_request_unread_ends_the_tasks_waiting_on_it():
     """A signal to the whole process group (`timeout`, a CI cancel) kills the fork server too,
     often with a request of ours still unread in its socket: then we read a reset, not an end.
     The task waiting on that request must end at once (refused), or the run waits for ever."""
-    server = engine_functions()["ForkServer"](clean_env())
+    server = ForkServer(clean_env())
     refused = []  # type: List[str]
 
     def spawn() -> None:

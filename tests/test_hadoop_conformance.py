@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from conftest import MAPPER, REDUCER, REPO, clean_env
+from conftest import MAPPER, REDUCER, REPO, clean_env, copy_project
 from hadoop_support import (COUNTER_GROUP, RECURSIVE, Hadoop, HadoopRun, hadoop,  # noqa: F401
                             hash_partition, job_counters, output_files, part_files)
 
@@ -377,10 +377,7 @@ def test_run_local_hadoop_runs_the_same_job_on_the_hadoop_on_path(hadoop: Hadoop
 
 def test_run_local_hadoop_ships_the_pair_from_a_folder_with_spaces_and_commas(hadoop: Hadoop, firehose: Path,
                                                                               tmp_path):
-    project = tmp_path / "my work, #1 %20"
-    project.mkdir()
-    for name in ("run_local.sh", "mapper.py", "reducer.py"):
-        shutil.copy2(str(REPO / name), str(project / name))
+    project = copy_project(tmp_path / "my work, #1 %20")
     flags = ["--key", "response"]
     on_hadoop = subprocess.run([str(project / "run_local.sh"), "--hadoop", "-r", str(REDUCERS),
                                 "-o", str(tmp_path / "hadoop"), str(firehose), "--"] + flags, cwd=str(tmp_path), env=hadoop.env(),

@@ -2,13 +2,11 @@
 
 Everything runs run_local.sh as a process, with the real pair or with small stand-in streaming
 scripts written into tmp_path, and checks the result against what Hadoop Streaming does (as
-pinned in test_hadoop_behaviour.py) or against an in-memory reference computation; but for one
-property of the engine's file splits, checked on its functions directly."""
+pinned in test_hadoop_behaviour.py) or against an in-memory reference computation. The runner's
+functions are tested on their own in tests/unit/."""
 import bz2
 import ctypes
-import functools
 import gzip
-import io
 import json
 import os
 import pty
@@ -16,18 +14,17 @@ import re
 import signal
 import struct
 import subprocess
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import (MAPPER, REPO, SAMPLE_DATA, clean_env, counters, en_us_locale,  # noqa: F401
-                      shell, sigint_at_default, tool)
+                      shell, sigint_at_default)
 import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
@@ -167,79 +164,6 @@ def test_the_reference_partitioner_on_hand_computed_keys():
 
 
 # -- the script itself ----------------------------------------------------------------------------
-
-def engine_source() -> str:
-    """The engine: the Python at the end of run_local.sh, after `: <<'PYTHON'`."""
-    text = RUN_LOCAL.read_text()
-    return text.split("\n: <<'PYTHON'\n", 1)[1].rsplit("\nPYTHON\n", 1)[0]
-
-
-@functools.lru_cache(maxsize=None)
-def engine_functions() -> Dict[str, Any]:
-    """The engine's definitions (its top level only imports and defines), made once."""
-    namespace = {"__name__": "run_local"}  # type: Dict[str, Any]
-    exec(compile(engine_source(), "run_local.sh", "exec"), namespace)
-    return namespace
-
-
-class Sink(io.BytesIO):
-    def close(self) -> None:  # what a map task's stdin got stays readable
-        pass
-
-
-@settings(max_examples=400, deadline=None)
-@given(data=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r", b"\r\n", b"\xef\xbb\xbf", b"\t"]),
-                     max_size=60).map(b"".join),
-       split=st.integers(1, 17))
-def test_the_splits_of_a_file_give_each_of_its_lines_once(data, split):
-    """The tasks of a file's splits get, together and in order, the lines its one task gets
-    when it is not split (how those compare with Hadoop's: test_hadoop_conformance.py)."""
-    engine = engine_functions()
-    whole = Sink()
-    engine["feed_records"](io.BytesIO(data), "file", whole)
-    pieces = b""
-    for start in range(0, len(data), split):
-        sink = Sink()
-        engine["feed_split"](io.BytesIO(data), start, min(split, len(data) - start), sink)
-        pieces += sink.getvalue()
-    assert pieces == whole.getvalue()
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\r\n", b"\xef\xbb\xbf", b"\xef"]),
-                     max_size=12).map(b"".join))
-def test_a_file_goes_to_its_mapper_unchanged_only_when_that_is_what_hadoop_gives(data):
-    """already_lines() lets a map task read the file itself: only when cutting it into lines
-    like Hadoop (feed_records) gives the same bytes, and whenever it plainly does (no CR, no
-    BOM first, empty or ending in LF)."""
-    engine = engine_functions()
-    with tempfile.TemporaryDirectory() as scratch:
-        path = os.path.join(scratch, "object")
-        with open(path, "wb") as f:
-            f.write(data)
-        direct = engine["already_lines"](path)
-    fed = Sink()
-    engine["feed_records"](io.BytesIO(data), "object", fed)
-    if direct:
-        assert fed.getvalue() == data
-    plain = b"\r" not in data and not data.startswith(b"\xef\xbb\xbf") and data[-1:] in (b"", b"\n")
-    assert direct == plain
-
-
-def test_script_is_shellcheck_clean_and_its_engine_is_python_3_7(tmp_path):
-    data = RUN_LOCAL.read_bytes()
-    assert data.startswith(b"#!/usr/bin/env bash\n") and b"set -euo pipefail" in data
-    assert b"\r" not in data and RUN_LOCAL.stat().st_mode & 0o111 == 0o111
-    checked = subprocess.run([tool("shellcheck"), str(RUN_LOCAL)], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout
-    engine, bootstrap = tmp_path / "engine.py", tmp_path / "bootstrap.py"
-    engine.write_text(engine_source())
-    bootstrap.write_text(RUN_LOCAL.read_text().split("\nbootstrap='\n", 1)[1].split("\n'\n", 1)[0])
-    assert "def kept(" in bootstrap.read_text()
-    vermin = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations",
-                             "--eval-annotations", str(engine), str(bootstrap)], capture_output=True, text=True)
-    assert vermin.returncode == 0, vermin.stdout + vermin.stderr
-
 
 def test_help_documents_every_flag():
     run = run_local(["--help"])
