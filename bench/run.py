@@ -150,16 +150,23 @@ class Dataset:
 
 
 CODE = ("mapper.py", "reducer.py", "run_local.sh")
+PACKAGE = "firehose_mr"  # the package run_local.sh runs
 
 
 def snapshot_code(target: Path) -> str:
-    """Copies of the pair and run_local.sh, so that every round measures the same code even
-    when the working tree changes meanwhile; returns their short SHA-256s for the report."""
+    """Copies of the pair, run_local.sh and its package, so that every round measures the same
+    code even when the working tree changes meanwhile; returns their short SHA-256s for the
+    report (the package's over its .py files, in name order)."""
     target.mkdir()
     digests = []
     for name in CODE:
         shutil.copy2(str(REPO / name), str(target / name))
         digests.append("%s %s" % (name, hashlib.sha256((target / name).read_bytes()).hexdigest()[:12]))
+    shutil.copytree(str(REPO / PACKAGE), str(target / PACKAGE), ignore=shutil.ignore_patterns("__pycache__"))
+    package = hashlib.sha256()
+    for path in sorted((target / PACKAGE).rglob("*.py")):
+        package.update(path.relative_to(target).as_posix().encode() + b"\0" + path.read_bytes())
+    digests.append("%s/ %s" % (PACKAGE, package.hexdigest()[:12]))
     return ", ".join(digests)
 
 

@@ -176,8 +176,6 @@ def check_tmpdir() -> None:
 
 def main(here: str, argv: List[str]) -> int:
     """The job that argv asks for; its exit status."""
-    from .hadoop_run import run_hadoop
-    from .run import run_emulated
     options = argv[:argv.index("--")] if "--" in argv else argv
     if "-h" in options or "--help" in options:
         sys.stdout.write(USAGE)
@@ -186,7 +184,9 @@ def main(here: str, argv: List[str]) -> int:
         opts = parse_options(argv)
         check_tmpdir()
         if opts.hadoop:
+            from .hadoop_run import run_hadoop
             return run_hadoop(opts, here)
+        from .run import run_emulated
         return run_emulated(opts, here)
     except UsageError as err:
         sys.stderr.write("%s: %s\n" % (PROG, err))
