@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -125,6 +125,17 @@ def test_what_can_be_read_there_is_not_refused():
         assert remote.refusal(parse_options(["--on", "box"] + args)) is None, args
 
 
+def test_help_shows_the_options_of_on_and_they_need_it():
+    shown = subprocess.run([str(RUN_LOCAL), "--help"], capture_output=True, env=clean_env(), check=True)
+    for option in ["--on TARGET", "--ssh-key FILE", "--ssh-option OPT", "--remote-dir DIR", "--end-with-stdin",
+                   "./run_local.sh --on j-XXXX"]:
+        assert option.encode() in shown.stdout, option
+    for args in (["--ssh-key", "k.pem"], ["--ssh-option=Port=22"], ["--remote-dir", "x"]):
+        alone = subprocess.run([str(RUN_LOCAL)] + args, capture_output=True, env=clean_env())
+        assert alone.returncode == 2 and alone.stderr.decode() == "run_local.sh: %s needs --on\n" % (
+            args[0].partition("=")[0])
+
+
 def test_the_python_there_is_checked_against_the_pairs_floor():
     assert remote.python_refusal("Python 3.6.8\n", "hadoop@m") == \
         "needs Python 3.7 or newer; python3 on hadoop@m is 3.6.8"
@@ -157,8 +168,15 @@ class Remote:
 
 
 @pytest.fixture
-def there(tmp_path: Path) -> Remote:
-    return Remote(tmp_path / "there")
+def there(tmp_path: Path) -> Iterator[Remote]:
+    """The master node's folder; whatever a failed test left running there is stopped."""
+    remote_folder = Remote(tmp_path / "there")
+    yield remote_folder
+    for pid in processes_mentioning(str(remote_folder.root)):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def run_local(args: List[str], env: Dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
