@@ -121,7 +121,8 @@ def test_what_would_name_something_else_there_is_refused(args, message):
 
 
 def test_what_can_be_read_there_is_not_refused():
-    for args in (["s3://b/2017/02/"], ["/mnt/data", "-o", "/mnt/out"], ["--hadoop", "-o", "s3://b/out", "s3://b/in"]):
+    for args in (["s3://b/2017/02/"], ["/mnt/data", "-o", "/mnt/out"], ["--hadoop", "-o", "s3://b/out", "s3://b/in"],
+                 ["--hadoop", "-o", "hdfs:///user/hadoop/out", "hdfs:///user/hadoop/in"]):
         assert remote.refusal(parse_options(["--on", "box"] + args)) is None, args
 
 
@@ -136,12 +137,28 @@ def test_help_shows_the_options_of_on_and_they_need_it():
             args[0].partition("=")[0])
 
 
+def test_without_ssh_on_path_on_says_so_in_one_line(tmp_path):
+    """A PATH with what run_local.sh itself needs (bash, dirname, python3), but no ssh."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("bash", "dirname", "python3"):
+        found = shutil.which(program)
+        assert found, program
+        (bin_dir / program).symlink_to(found)
+    result = subprocess.run([str(bin_dir / "bash"), str(RUN_LOCAL), "--on", "box", "/data"], capture_output=True,
+                            env=clean_env(PATH=str(bin_dir)))
+    assert result.returncode == 2 and result.stderr.decode().startswith("run_local.sh: --on needs ssh on PATH: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_the_python_there_is_checked_against_the_pairs_floor():
     assert remote.python_refusal("Python 3.6.8\n", "hadoop@m") == \
         "needs Python 3.7 or newer; python3 on hadoop@m is 3.6.8"
     assert remote.python_refusal("Python 2.7.18\n", "m") == "needs Python 3.7 or newer; python3 on m is 2.7.18"
     assert remote.python_refusal("Python 3.7.0\ncopied\n", "m") is None
     assert remote.python_refusal("Python 3.12.1rc1\n", "m") is None
+    assert remote.python_refusal("Welcome to the master node\nPython 3.6.8\n", "m") == \
+        "needs Python 3.7 or newer; python3 on m is 3.6.8"
     assert remote.python_refusal("bash: line 1: python3: command not found\n", "m") == \
         "no python3 runs on m: bash: line 1: python3: command not found"
 

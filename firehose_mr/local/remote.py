@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, List, Optional
 from .. import aws
 from ..__main__ import FLOOR  # the pair's floor, which __main__ checks there too
 from ..errors import UsageError
+from ..hadoop import is_uri
 from . import PROG
 
 if TYPE_CHECKING:
@@ -150,18 +151,19 @@ def refusal(opts: Options) -> Optional[str]:
     for arg in opts.inputs:
         if arg == "-":
             return "--on: standard input (-) cannot be an input there: give s3:// or an absolute path"
-        if not arg.startswith(("s3://", "/")):
+        if not arg.startswith("/") and not is_uri(arg):
             return ("--on: the input %s is a relative path: on %s it would name a path in another "
                     "folder; give s3://... or an absolute path there" % (arg, target))
-    if opts.output is not None and not opts.output.startswith("/") and "://" not in opts.output:
+    if opts.output is not None and not opts.output.startswith("/") and not is_uri(opts.output):
         return ("--on: -o %s is a relative path: on %s it would name a folder in another folder; "
                 "give an absolute path there" % (opts.output, target))
     return None
 
 
 def python_refusal(said: str, destination: str) -> Optional[str]:
-    """Why the target's python3 cannot run the pair, from what `python3 -V` said there."""
-    version = re.match(r"^Python (\d+)\.(\d+)(\S*)", said)
+    """Why the target's python3 cannot run the pair, from what `python3 -V` said there (after
+    whatever a login script there printed)."""
+    version = re.search(r"^Python (\d+)\.(\d+)(\S*)", said, re.M)
     if version is None:
         lines = said.strip().splitlines()
         return "no python3 runs on %s: %s" % (destination, lines[-1] if lines else "(nothing said)")
@@ -191,15 +193,22 @@ def run_on_target(opts: Options, here: str, argv: List[str]) -> int:
     files = runnable_files(here)
     name = content_name(here, files)
     if not probe(connection, destination, opts.remote_dir, name):
-        copy(connection, destination, opts.remote_dir, name, here, files)
+        copy_project(connection, destination, opts.remote_dir, name, here, files)
     command = run_command(opts.remote_dir, name, passed_on(argv, opts.here_only))
     return run_there(ssh_argv(connection, destination, command), destination)
 
 
+def captured(argv: List[str]) -> "subprocess.CompletedProcess[bytes]":
+    """ssh or scp, its output captured."""
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as err:
+        raise UsageError("--on needs %s on PATH: %s" % (argv[0], err))
+
+
 def probe(connection: List[str], destination: str, base: str, name: str) -> bool:
     """Checks python3 there; whether the folder for this content is there already."""
-    found = subprocess.run(ssh_argv(connection, destination, probe_command(base, name)),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    found = captured(ssh_argv(connection, destination, probe_command(base, name)))
     if found.returncode == 255:
         raise UsageError("cannot reach %s over ssh: %s" % (destination, last_line(found.stderr)))
     said = found.stdout.decode("utf-8", "replace")
@@ -211,7 +220,7 @@ def probe(connection: List[str], destination: str, base: str, name: str) -> bool
     return "copied" in said.splitlines()
 
 
-def copy(connection: List[str], destination: str, base: str, name: str, here: str,
+def copy_project(connection: List[str], destination: str, base: str, name: str, here: str,
          files: List[str]) -> None:
     """Puts the runnable files into base/name there, through a temporary folder renamed at
     the end; removes that folder if the copy does not get that far."""
@@ -229,8 +238,7 @@ def copy(connection: List[str], destination: str, base: str, name: str, here: st
         steps = [scp_argv(connection, os.path.join(stage, name), destination, base + "/" + incoming),
                  ssh_argv(connection, destination, install_command(base, incoming, name))]
         for step in steps:
-            done = subprocess.run(step, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+            done = captured(step)
             if done.returncode != 0:
                 raise UsageError("cannot copy the project to %s:%s: %s" % (
                     destination, base, last_line(done.stderr + done.stdout)))
@@ -238,9 +246,16 @@ def copy(connection: List[str], destination: str, base: str, name: str, here: st
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if not installed:
-            subprocess.run(ssh_argv(connection, destination, remove_command(base, incoming)),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=STOP_GRACE)
+            remove_incoming(ssh_argv(connection, destination, remove_command(base, incoming)))
+
+
+def remove_incoming(argv: List[str]) -> None:
+    """The unfinished copy there removed, if that can be done in STOP_GRACE seconds."""
+    try:
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=STOP_GRACE)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 
 def start_ignoring_sigint(argv: List[str]) -> "subprocess.Popen[bytes]":
@@ -273,13 +288,15 @@ def run_there(argv: List[str], destination: str) -> int:
 
 def stop(ssh: "subprocess.Popen[bytes]") -> int:
     """Ends the job there by closing its standard input, and waits for it to stop and clean up
-    (it says so on stderr, and ends with 130); a second ^C, or a job that does not stop in
-    STOP_GRACE seconds, ends ssh at once."""
+    (it says so on stderr, and ends with 130, unless it had just ended by itself); a second ^C,
+    or a job that does not stop in STOP_GRACE seconds, ends ssh at once, and this end says
+    that it was interrupted."""
     assert ssh.stdin is not None
     try:
         ssh.stdin.close()
-        if ssh.wait(timeout=STOP_GRACE) == 130:
-            return 130
+        status = ssh.wait(timeout=STOP_GRACE)
+        if 0 <= status < 255:  # the job there ended, and said how
+            return status
     except (KeyboardInterrupt, subprocess.TimeoutExpired):
         ssh.terminate()
         ssh.wait()
