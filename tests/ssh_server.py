@@ -14,7 +14,9 @@ Use it from a test module:
   (StrictHostKeyChecking=no), no other identities, no prompts, and SendEnv for AWS_*, TMPDIR,
   XDG_CACHE_HOME and LC_ALL: the session there gets those of the test's environment (sshd's
   AcceptEnv), so a run there reads the moto endpoint and keeps its files in the test's folders.
-  Its PATH is the one of the test (sshd's SetEnv), with the pinned `aws` first.
+  Its PATH is the one of the test (sshd's SetEnv), with the pinned `aws` first, after what the
+  account's shell startup files put before it. SshServer(..., path_first=FOLDER) makes a server
+  whose commands find FOLDER's programs before all others (not for scp, which it does not serve).
 - `sshd.destination`: user@anything; HostName decides where ssh connects.
 
 ssh reads the configuration of the account's home (not of $HOME): these options override
@@ -50,8 +52,9 @@ def make_key(path: Path) -> Path:
 class SshServer:
     """sshd -D on 127.0.0.1, in the foreground of a child process."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, path_first: Optional[Path] = None) -> None:
         self.workdir = workdir
+        self.path_first = path_first  # a folder whose programs a session there finds first
         self.port = 0
         self.user = getpass.getuser()
         self.destination = "%s@master.test" % self.user
@@ -63,6 +66,10 @@ class SshServer:
 
     def config(self) -> str:
         path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+        # A shell's startup file (the account's ~/.bashrc) may put folders before SetEnv's PATH:
+        # path_first comes after it, in a command run in the place of every command asked for.
+        forced = ['ForceCommand PATH=%s:"$PATH" && eval "$SSH_ORIGINAL_COMMAND"' % self.path_first] \
+            if self.path_first is not None else []
         return "\n".join([
             "ListenAddress 127.0.0.1",
             "Port %d" % self.port,
@@ -78,8 +85,7 @@ class SshServer:
             "AcceptEnv AWS_* TMPDIR XDG_CACHE_HOME LC_ALL",
             "SetEnv PATH=%s" % path,
             "Subsystem sftp internal-sftp",
-            "",
-        ])
+        ] + forced + [""])
 
     def start(self) -> None:
         sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)

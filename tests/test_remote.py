@@ -167,7 +167,7 @@ def test_the_python_there_is_checked_against_the_pairs_floor():
 
 class Remote:
     """A folder of the test's own that plays the master node's: the copies of the project
-    (--remote-dir), TMPDIR, the compiled-code cache."""
+    (--remote-dir) and TMPDIR."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -247,8 +247,13 @@ def test_on_a_destination_and_on_a_cluster_the_result_is_the_local_one(
     (folder / "marker").write_text("left by the test")  # a new copy would not have it
 
     cluster = start_cluster(aws)
-    second = run_local(["--on", cluster, "--ssh-option", "User=" + sshd.user] + there.options(sshd)
+    master = aws.client("emr").describe_cluster(ClusterId=cluster)["Cluster"]["MasterPublicDnsName"]
+    reached = tmp_path / "reached"  # the host name each ssh was given, before HostName replaces it
+    noted = ["--ssh-option", "PermitLocalCommand=yes", "--ssh-option", "LocalCommand=echo %%n >>%s" % reached]
+    aws.clear_requests()
+    second = run_local(["--on", cluster, "--ssh-option", "User=" + sshd.user] + noted + there.options(sshd)
                        + ["-r", "2", "s3://events/firehose"] + FLAGS, env)
+    assert reached.read_text() == (master + "\n") * 2  # the probe, the run
     assert second.returncode == 0, second.stderr.decode()
     assert second.stdout == local.stdout and counter_lines(second.stderr) == counter_lines(local.stderr)
     assert not COPYING.search(second.stderr.decode())  # nothing copied, the same folder used
@@ -261,7 +266,7 @@ def test_on_a_destination_and_on_a_cluster_the_result_is_the_local_one(
     single = run_local(["--on", sshd.destination] + there.options(sshd) + ["-o", str(tmp_path / "out"),
                        one_object] + FLAGS, env)
     alone = run_local(["-o", str(tmp_path / "out-here"), str(SAMPLE_FILES[0])] + FLAGS, env)
-    assert single.returncode == 0 and single.stdout == b"", single.stderr.decode()
+    assert single.returncode == alone.returncode == 0 and single.stdout == b"", single.stderr.decode()
     assert (tmp_path / "out" / "part-00000").read_bytes() == (tmp_path / "out-here" / "part-00000").read_bytes()
 
 
@@ -292,6 +297,26 @@ def gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_a_python3_there_below_the_floor_is_named_and_nothing_is_copied(there: Remote, tmp_path: Path):
+    """A master node whose python3 is 3.6 (a stand-in that answers -V as 3.6.8 does)."""
+    old_bin = tmp_path / "old-bin"
+    old_bin.mkdir()
+    (old_bin / "python3").write_text("#!/bin/sh\necho 'Python 3.6.8'\n")
+    (old_bin / "python3").chmod(0o755)
+    server = SshServer(tmp_path / "old-sshd", path_first=old_bin)
+    (tmp_path / "old-sshd").mkdir()
+    server.start()
+    try:
+        result = run_local(["--on", server.destination] + there.options(server) + ["s3://events/x"],
+                           there.env(clean_env()))
+    finally:
+        server.stop()
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode() == "run_local.sh: needs Python 3.7 or newer; python3 on %s is 3.6.8\n" % (
+        server.destination)
+    assert not (there.copies.exists() and list(there.copies.iterdir()))
 
 
 def processes_mentioning(text: str) -> Set[int]:
