@@ -389,8 +389,8 @@ def test_a_ctrl_c_here_stops_the_job_there_and_leaves_nothing(sshd: SshServer, t
 def test_a_dropped_connection_stops_the_job_there_and_leaves_nothing(sshd: SshServer, there: Remote,
                                                                     tmp_path: Path):  # noqa: F811
     proc, tasks, out = start_slow_job(sshd, there, tmp_path)
-    ssh = [pid for pid in processes_mentioning("--end-with-stdin")
-           if open("/proc/%d/comm" % pid).read().strip() == "ssh"]
+    ssh = [pid for pid in processes_mentioning(str(there.copies))
+           if Path("/proc/%d/comm" % pid).read_text() == "ssh\n"]
     assert len(ssh) == 1
     os.kill(ssh[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
