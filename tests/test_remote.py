@@ -6,6 +6,7 @@ run_local.sh as a process against a real sshd on 127.0.0.1 (ssh_server.py), whos
 on this machine as the "master node": reached by an ssh destination, or by an EMR cluster id
 that the moto endpoint's DescribeCluster resolves, and reading the moto bucket through the
 AWS CLI."""
+import ast
 import os
 import re
 import shlex
@@ -19,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import pytest
 
 from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
-from conftest import REPO, SAMPLE_DATA, clean_env, sigint_at_default
+from conftest import REPO, SAMPLE_DATA, clean_env, sigint_at_default, tool
 from ssh_server import SshServer, sshd  # noqa: F401  (`sshd` is a pytest fixture)
 from firehose_mr.local import remote
 from firehose_mr.local.cli import parse_options
@@ -31,6 +32,16 @@ COPYING = re.compile(r"^run_local\.sh: copying \d+ files .* to \S+:(\S+)$", re.M
 
 
 # -- the plan, as data ------------------------------------------------------------------------------
+
+def test_the_modules_it_changed_parse_as_python_3_7():
+    """--end-with-stdin runs on the master node, whose python3 may be 3.7."""
+    modules = [REPO / "firehose_mr" / name for name in ("local/remote.py", "local/cli.py", "aws.py")]
+    result = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations", "--eval-annotations"]
+                            + [str(m) for m in modules], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for module in modules:
+        ast.parse(module.read_text(), feature_version=(3, 7))
+
 
 def test_ssh_and_scp_get_the_key_and_every_option_in_order():
     connection = remote.connection_args("key.pem", ["Port=2222", "User=ec2-user"])
