@@ -33,7 +33,7 @@ COPYING = re.compile(r"^run_local\.sh: copying \d+ files .* to \S+:(\S+)$", re.M
 
 # -- the plan, as data ------------------------------------------------------------------------------
 
-def test_the_modules_it_changed_parse_as_python_3_7():
+def test_the_modules_of_on_parse_as_python_3_7():
     """--end-with-stdin runs on the master node, whose python3 may be 3.7."""
     modules = [REPO / "firehose_mr" / name for name in ("local/remote.py", "local/cli.py", "aws.py")]
     result = subprocess.run([tool("vermin"), "-t=3.7-", "--no-tips", "--violations", "--eval-annotations"]
