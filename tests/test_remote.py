@@ -412,13 +412,17 @@ def test_a_dropped_connection_stops_the_job_there_and_leaves_nothing(sshd: SshSe
 
 
 @pytest.mark.aws
-def test_an_unknown_cluster_a_refused_key_and_a_relative_input_each_get_one_line(
+def test_an_unknown_or_ended_cluster_a_refused_key_and_a_relative_input_each_get_one_line(
         aws: AwsServer, sshd: SshServer, there: Remote, tmp_path: Path):  # noqa: F811
     env = there.env(aws.env())
     unknown = run_local(["--on", "j-NOSUCHCLUSTER"] + there.options(sshd) + ["s3://events/x"], env)
     refused = run_local(["--on", sshd.destination] + there.options(sshd, sshd.other_key) + ["/data"], env)
     relative = run_local(["--on", sshd.destination] + there.options(sshd) + ["sample_data"], env)
+    ended = start_cluster(aws)
+    aws.client("emr").terminate_job_flows(JobFlowIds=[ended])
+    terminated = run_local(["--on", ended] + there.options(sshd) + ["s3://events/x"], env)
     for result, start in [(unknown, "run_local.sh: cannot look up the cluster j-NOSUCHCLUSTER: An error occurred"),
+                          (terminated, "run_local.sh: the cluster %s is TERMINATED: its master node is gone\n" % ended),
                           (refused, "run_local.sh: cannot reach %s over ssh: " % sshd.destination),
                           (relative, "run_local.sh: --on: the input sample_data is a relative path")]:
         said = result.stderr.decode()
