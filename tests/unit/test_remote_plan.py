@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO, tool
+from firehose_mr.errors import UsageError
 from firehose_mr.local import remote
 from firehose_mr.local.cli import parse_options
 
@@ -129,3 +130,9 @@ def test_the_python_there_is_checked_against_the_pairs_floor():
         "needs Python 3.7 or newer; python3 on m is 3.6.8"
     assert remote.python_refusal("bash: line 1: python3: command not found\n", "m") == \
         "no python3 runs on m: bash: line 1: python3: command not found"
+
+
+def test_a_run_that_ends_with_its_stdin_cannot_also_read_it():
+    with pytest.raises(UsageError, match=r"^--end-with-stdin: standard input \(-\) cannot also be an input$"):
+        parse_options(["--end-with-stdin", "/data", "-"])
+    assert parse_options(["--end-with-stdin", "/data"]).end_with_stdin
