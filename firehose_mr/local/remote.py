@@ -80,7 +80,7 @@ def scp_argv(connection: List[str], source: str, destination: str, remote_path: 
 def runnable_files(project: str) -> List[str]:
     """The files a run needs, relative to the project: the pair, run_local.sh and the package's
     .py files (not the tests, not data, not compiled code)."""
-    files = [name for name in SCRIPTS]
+    files = list(SCRIPTS)
     for root, dirs, names in os.walk(os.path.join(project, PACKAGE)):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
         for name in sorted(names):
@@ -174,6 +174,7 @@ def python_refusal(said: str, destination: str) -> Optional[str]:
 
 
 def last_line(said: bytes) -> str:
+    """The last line a command wrote (its error, for ssh and scp), or a note that it wrote none."""
     lines = said.decode("utf-8", "replace").strip().splitlines()
     return lines[-1] if lines else "(nothing said)"
 
