@@ -112,7 +112,7 @@ Examples
   ./run_local.sh -r 3 -c -o out -- --key response   # three reducers, a combiner, part files
   ./run_local.sh s3://my-bucket/2017/02/ -- --time @arrival --per day
   ./run_local.sh --hadoop -o out -- --key response  # the same job on the real Hadoop
-  ./run_local.sh --on j-XXXX --ssh-key key.pem s3://my-bucket/2017/02/27/14/OBJECT -- --key response
+  ./run_local.sh --on j-XXXX s3://my-bucket/2017/02/27/14/OBJECT -- --key response  # on EMR
 """
 
 # --on and its options: for this end only, not passed on to the run there (see remote.py).
