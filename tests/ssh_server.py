@@ -12,7 +12,7 @@ Use it from a test module:
 - `sshd.options(key=None)`: run_local.sh's options that reach it: --ssh-key (the authorized
   key, or another) and --ssh-option HostName=127.0.0.1, Port=N, a known_hosts file of its own
   (StrictHostKeyChecking=no), no other identities, no prompts, and SendEnv for AWS_*, TMPDIR,
-  XDG_CACHE_HOME and LC_ALL: the session there gets those of the test's environment (sshd's
+  XDG_CACHE_HOME and LC_ALL: a command run there gets those of the test's environment (sshd's
   AcceptEnv), so a run there reads the moto endpoint and keeps its files in the test's folders.
   Its PATH is the one of the test (sshd's SetEnv), with the pinned `aws` first, after what the
   account's shell startup files put before it. SshServer(..., path_first=FOLDER) makes a server
@@ -54,7 +54,7 @@ class SshServer:
 
     def __init__(self, workdir: Path, path_first: Optional[Path] = None) -> None:
         self.workdir = workdir
-        self.path_first = path_first  # a folder whose programs a session there finds first
+        self.path_first = path_first  # a folder whose programs a command there finds first
         self.port = 0
         self.user = getpass.getuser()
         self.destination = "%s@master.test" % self.user
@@ -138,7 +138,7 @@ class SshServer:
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """One sshd for the test session (one per xdist worker)."""
+    """One sshd for the whole test run (one per xdist worker)."""
     server = SshServer(tmp_path_factory.mktemp("sshd"))
     server.start()
     try:
