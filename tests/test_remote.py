@@ -1,10 +1,9 @@
 """run_local.sh --on TARGET: the same job on another machine over ssh (issue 22).
 
 Its plan is checked as data in tests/unit/test_remote_plan.py. Here run_local.sh runs as a
-process, against a real sshd on 127.0.0.1 (ssh_server.py), whose logins run
-on this machine as the "master node": reached by an ssh destination, or by an EMR cluster id
-that the moto endpoint's DescribeCluster resolves, and reading the moto bucket through the
-AWS CLI."""
+process, against a real sshd on 127.0.0.1 (ssh_server.py), whose logins run on this machine as
+the "master node": reached by an ssh destination, or by an EMR cluster id that the moto
+endpoint's DescribeCluster resolves, and reading the moto bucket through the AWS CLI."""
 import os
 import re
 import shutil
