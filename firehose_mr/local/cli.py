@@ -14,6 +14,8 @@ from . import PROG
 
 USAGE = """\
 Usage: run_local.sh [OPTIONS] [INPUT...] [-- JOB FLAGS...]
+       run_local.sh --on TARGET [--ssh-key FILE] [--ssh-option OPT]... [OPTIONS] INPUT...
+                    [-- JOB FLAGS...]
 
 Runs a Hadoop Streaming job locally, giving what Hadoop gives. By default the job is this
 project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
@@ -63,6 +65,26 @@ Options
                       (the jar: $HADOOP_STREAMING_JAR, else
                       /usr/lib/hadoop-mapreduce/hadoop-streaming.jar as on EMR, else
                       $HADOOP_HOME/share/hadoop/tools/lib/hadoop-streaming-*.jar)
+
+On another machine, over ssh (an EMR cluster's master node)
+      --on TARGET     run the same job on TARGET and show its output here as it comes, with
+                      its exit status: TARGET is a cluster id (j-...: its master node,
+                      looked up with `aws emr describe-cluster`, as user hadoop) or an ssh
+                      destination (user@host, or a Host of your ssh config). mapper.py,
+                      reducer.py, run_local.sh and firehose_mr/ are copied there (with
+                      scp, the first time only) into a folder named after their content;
+                      python3 there must be 3.7 or newer. INPUT and -o must name what is
+                      there: s3://... or absolute paths. ^C here stops the job there
+      --ssh-key FILE  the private key for ssh and scp (the EC2 key pair's .pem file)
+      --ssh-option OPT
+                      passed to ssh and scp as -o OPT (repeatable), e.g.
+                      StrictHostKeyChecking=accept-new; otherwise your ssh config decides
+      --remote-dir DIR
+                      the folder there that holds the copies (default: firehose-mr in the
+                      home folder there)
+      --end-with-stdin
+                      stop the job, as ^C does, when standard input ends (--on runs the job
+                      there so: it stops when its ssh connection ends)
   -h, --help          this help
 
 Commands are split the way Hadoop Streaming splits -mapper/-reducer (spaces separate,
@@ -90,7 +112,12 @@ Examples
   ./run_local.sh -r 3 -c -o out -- --key response   # three reducers, a combiner, part files
   ./run_local.sh s3://my-bucket/2017/02/ -- --time @arrival --per day
   ./run_local.sh --hadoop -o out -- --key response  # the same job on the real Hadoop
+  ./run_local.sh --on j-XXXX s3://my-bucket/2017/02/27/14/OBJECT -- --key response  # on EMR
 """
+
+# --on and its options: for this end only, not passed on to the run there (see remote.py).
+HERE_ONLY = ("--on", "--ssh-key", "--ssh-option", "--remote-dir")
+DEFAULT_REMOTE_DIR = "firehose-mr"  # in the home folder there
 
 
 class Options:
@@ -109,13 +136,20 @@ class Options:
         self.block_size = LOCAL_BLOCK_SIZE  # type: Any
         self.inputs = []  # type: List[str]
         self.flags = []  # type: List[str]
+        self.on = None  # type: Optional[str]
+        self.ssh_key = None  # type: Optional[str]
+        self.ssh_options = []  # type: List[str]
+        self.remote_dir = DEFAULT_REMOTE_DIR
+        self.here_only = []  # type: List[int]  # the places in argv of --on and its options
+        self.end_with_stdin = False
 
 
 def parse_options(argv: List[str]) -> Options:
     opts = Options()
     with_value = {"-o": "output", "--output": "output", "-r": "reducers", "--reducers": "reducers",
                   "-j": "jobs", "--jobs": "jobs", "--mapper": "mapper", "--reducer": "reducer",
-                  "--combiner": "combiner", "--block-size": "block_size"}
+                  "--combiner": "combiner", "--block-size": "block_size", "--on": "on",
+                  "--ssh-key": "ssh_key", "--ssh-option": "ssh_options", "--remote-dir": "remote_dir"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -124,12 +158,18 @@ def parse_options(argv: List[str]) -> Options:
             break
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name in with_value:
+            start = i
             if not eq:
                 i += 1
                 if i >= len(argv):
                     raise UsageError("%s needs a value" % arg)
                 value = argv[i]
-            setattr(opts, with_value[name], value)
+            if name == "--ssh-option":
+                opts.ssh_options.append(value)
+            else:
+                setattr(opts, with_value[name], value)
+            if name in HERE_ONLY:
+                opts.here_only.extend(range(start, i + 1))
         elif arg in ("-c", "--combine"):
             opts.combine = True
         elif arg == "--force":
@@ -138,6 +178,8 @@ def parse_options(argv: List[str]) -> Options:
             opts.hadoop = True
         elif arg == "--no-fork-server":
             opts.fork_server = False
+        elif arg == "--end-with-stdin":
+            opts.end_with_stdin = True
         elif arg.startswith("-") and arg != "-":
             raise UsageError("unknown option %s (see --help)" % arg)
         else:
@@ -148,6 +190,10 @@ def parse_options(argv: List[str]) -> Options:
         if not (isinstance(value, int) or re.match(r"^[0-9]+$", value)):
             raise UsageError("--%s needs a number, not %r" % (name.replace("_", "-"), value))
         setattr(opts, name, int(value))
+    if opts.here_only and opts.on is None:
+        raise UsageError("%s needs --on" % argv[opts.here_only[0]].partition("=")[0])
+    if opts.end_with_stdin and "-" in opts.inputs:
+        raise UsageError("--end-with-stdin: standard input (-) cannot also be an input")
     if opts.jobs < 1:
         raise UsageError("--jobs needs at least 1")
     if opts.block_size < 1:
@@ -182,6 +228,12 @@ def main(here: str, argv: List[str]) -> int:
         return 0
     try:
         opts = parse_options(argv)
+        if opts.on is not None:
+            from .remote import run_on_target
+            return run_on_target(opts, here, argv)
+        if opts.end_with_stdin:
+            from .remote import stop_when_stdin_ends
+            stop_when_stdin_ends()
         check_tmpdir()
         if opts.hadoop:
             from .hadoop_run import run_hadoop
