@@ -1,0 +1,121 @@
+"""The pair under hostile input and careless use: a key of a megabyte, JSON nested deep around a
+number no decimal holds, intermediate lines no mapper.py writes, a gzip file read as text, a ^C
+before the first record, a closed standard input. Each is a clear line and a counter (or an exit
+status), in bounded time and memory; never a traceback."""
+import gzip
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import MAPPER, REDUCER, REPO, clean_env, counters, shell, sigint_at_default
+from test_pair_pipe import peak_rss_kib
+
+HADOOP_TASK = {"mapreduce_task_id": "attempt_local0001_r_000000_0"}
+
+
+def load(script, name):
+    spec = importlib.util.spec_from_file_location(name, str(script))
+    module = importlib.util.module_from_spec(spec)
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the repository
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+    return module
+
+
+reducer = load(REDUCER, "reducer_under_test")
+
+
+# -- a long key: checked in memory proportional to it, with a small constant ------------------
+
+def key_line(size: int) -> bytes:
+    return b"k" * size + b"\x02\t1\n"
+
+
+@pytest.mark.parametrize("where", ["pipe", "hadoop"])
+def test_a_key_of_megabytes_costs_the_reducer_a_few_bytes_a_byte(where):
+    """Firehose takes records up to 1,000 KiB, and a key may be all of one. The growth of peak
+    memory from a 1 KB key to a 2 MB one, per byte of key: the line, its key and a copy or two,
+    not the 120 bytes a byte that a pattern matching the whole key took."""
+    env = clean_env(**HADOOP_TASK) if where == "hadoop" else clean_env()
+    small, large = 1000, 2000000
+    small_kib = peak_rss_kib("./reducer.py", key_line(small), env)
+    large_kib = peak_rss_kib("./reducer.py", key_line(large), env)
+    per_byte = (large_kib - small_kib) * 1024.0 / (large - small)
+    assert per_byte < 8, (small_kib, large_kib, per_byte)
+    result = shell("./reducer.py", stdin=key_line(large), env=env)
+    assert result.stdout == b"k" * large + b"\t1\n"
+
+
+def key_reference(key: bytes) -> bool:
+    """encode_key's output, read token by token: a byte from \\x0e up, the column end \\x02, or
+    an escape (\\x01 and one of @ A B C D E F G H, \\x03 and K or L); the key is empty or ends a column."""
+    index = 0
+    while index < len(key):
+        byte = key[index]
+        if byte >= 0x0e or byte == 0x02:
+            index += 1
+        elif index + 1 < len(key) and (byte == 0x01 and 0x40 <= key[index + 1] <= 0x48
+                                       or byte == 0x03 and key[index + 1] in (0x4b, 0x4c)):
+            index += 2
+        else:
+            return False
+    return not key or key[-1] == 0x02
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from([b"a", b"\x02", b"\x01", b"\x03", b"@", b"H", b"I", b"K", b"L", b"M",
+                                 b"\x00", b"\x04", b"\n", b"\r", b"\x0d", b"\x0e", b"\xff", b"\x01@", b"\x03K"]),
+                max_size=12).map(b"".join))
+def test_the_key_check_accepts_exactly_what_mapper_py_writes(key):
+    assert reducer.is_key(key) == key_reference(key)
+
+
+# -- intermediate lines no mapper.py writes --------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    b"k\\x02\\t2\\t2\\t1\\t5\\t9",  # a sum below the min (two values of 5 and more: 10 at least)
+    b"k\\x02\\t1\\t1\\t4\\t5\\t5",  # one value: the sum is it, and so are the min and the max
+    b"k\\x02\\t3\\t3\\t30\\t1\\t9",  # above what 1 + 9 + one more value of at most 9 add up to
+    b"k\\x02\\t2\\t2\\t-11\\t-5\\t-1",  # below -5 + -1
+])
+@pytest.mark.parametrize("where", ["pipe", "hadoop"])
+def test_a_sum_its_values_cannot_add_up_to_is_bad_intermediate(line, where):
+    env = clean_env(**HADOOP_TASK) if where == "hadoop" else None
+    result = shell("printf '%s\\n' | ./reducer.py" % line.decode(), env=env)
+    assert result.stdout == b"" and counters(result.stderr) == {"bad_intermediate": 1}
+    assert b"cannot add up to" in result.stderr and b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("line,row", [
+    (b"k\\x02\\t2\\t2\\t-6\\t-5\\t-1", b"k\t2\t-6\t-5\t-1\t-3\n"),
+    (b"k\\x02\\t3\\t3\\t3\\t1\\t1", b"k\t3\t3\t1\t1\t1\n"),
+    (b"k\\x02\\t4\\t3\\t12.5\\t0.5\\t6", b"k\t4\t12.5\t0.5\t6\t4.16666666666667\n"),
+])
+def test_sums_at_the_edges_of_what_their_values_add_up_to_are_kept(line, row):
+    result = shell("printf '%s\\n' | ./reducer.py" % line.decode())
+    assert result.stdout == row and result.stderr == b""
+
+
+@pytest.mark.parametrize("where", ["pipe", "hadoop"])
+@pytest.mark.parametrize("lines,row,bad", [
+    (b"k\\x02\\t1\\nk\\x02\\t2\\t1\\t5\\t5\\t5\\n", b"k\t1\n", 2),
+    (b"k\\x02\\t2\\t1\\t5\\t5\\t5\\nk\\x02\\t1\\n", b"k\t2\t5\t5\t5\t5\n", 2),
+], ids=["count first", "values first"])
+def test_a_count_alone_and_values_for_one_key_is_bad_intermediate(where, lines, row, bad):
+    """One job writes count-only lines, or lines with values, never both: the second kind is
+    not mapper.py output."""
+    env = clean_env(**HADOOP_TASK) if where == "hadoop" else None
+    result = shell("printf '%s' | ./reducer.py" % lines.decode(), env=env)
+    assert result.stdout == row and counters(result.stderr) == {"bad_intermediate": 1}
+    assert b"line %d" % bad in result.stderr and b"one kind of line" in result.stderr
