@@ -231,7 +231,28 @@ def _resume_after(line: str, start: int, error: BaseException) -> int:
         close = line.find("}", start)
         return len(line) if close < 0 else close
     position = error.value if isinstance(error, StopIteration) else getattr(error, "pos", None)
-    return max(position or 0, start + 1)
+    if position is None:  # a number that no Decimal or int holds: the error does not say where
+        return _end_of_value(line, start)
+    return max(position, start + 1)
+
+
+def _ignore_number(text: str) -> None:
+    return None
+
+
+# The decoder's scan with numbers left unread: it fails only where the JSON itself is broken.
+_SCAN_WITHOUT_NUMBERS = json.JSONDecoder(parse_float=_ignore_number, parse_int=_ignore_number).scan_once
+
+
+def _end_of_value(line: str, start: int) -> int:
+    """Where the value at `start`, which failed on one of its numbers, ends: read again with
+    numbers left unread, so that it is passed over whole. Resuming one character on instead
+    would read each object nested in it, and fail on the same number, once for every level of
+    nesting above the number: a line of deeply nested records would be read hundreds of times."""
+    try:
+        return _SCAN_WITHOUT_NUMBERS(line, start)[1]
+    except _JSON_ERRORS as error:  # broken further on as well (its errors all say where)
+        return _resume_after(line, start, error)
 
 
 def plain_lines(batches: Iterable[List[bytes]], counters: Counters) -> Iterator[str]:

@@ -119,3 +119,66 @@ def test_a_count_alone_and_values_for_one_key_is_bad_intermediate(where, lines, 
     result = shell("printf '%s' | ./reducer.py" % lines.decode(), env=env)
     assert result.stdout == row and counters(result.stderr) == {"bad_intermediate": 1}
     assert b"line %d" % bad in result.stderr and b"one kind of line" in result.stderr
+
+
+# -- a line of deeply nested records around numbers no decimal holds: read about once ---------
+
+mapper = load(MAPPER, "mapper_under_test")
+UNREADABLE_NUMBERS = ["1e99999999999999999999", "1" * 5000]  # an exponent beyond 10**18; over 4300 digits
+
+
+def nested_record(depth: int, number: str) -> str:
+    return '{"a":' * depth + number + "}" * depth
+
+
+class CountingScan:
+    """A JSON scan function that counts its calls."""
+
+    def __init__(self, scan):
+        self.scan, self.calls = scan, 0
+
+    def __call__(self, line, index):
+        self.calls += 1
+        return self.scan(line, index)
+
+
+def scans_of(line: str, monkeypatch) -> int:
+    scans = [CountingScan(mapper._JSON_SCAN), CountingScan(mapper._SCAN_WITHOUT_NUMBERS)]
+    monkeypatch.setattr(mapper, "_JSON_SCAN", scans[0])
+    monkeypatch.setattr(mapper, "_SCAN_WITHOUT_NUMBERS", scans[1])
+    counters = mapper.Counters()
+    records = list(mapper.firehose_records([[line.encode()]], counters))
+    monkeypatch.undo()
+    assert records == [{"a": "after"}] and counters.values["malformed"] == 1
+    return sum(scan.calls for scan in scans)
+
+
+@pytest.mark.parametrize("number", UNREADABLE_NUMBERS, ids=["exponent", "digits"])
+def test_a_record_nested_around_an_unreadable_number_is_scanned_a_few_times_whatever_its_depth(number,
+                                                                                               monkeypatch):
+    """Each record of the line is passed over whole: the scans of a line of 20 such records do
+    not grow with their depth (reading on one character after each failure took one scan per level)."""
+    shallow = scans_of(nested_record(2, number) * 20 + '{"a":"after"}', monkeypatch)
+    deep = scans_of(nested_record(300, number) * 20 + '{"a":"after"}', monkeypatch)
+    assert deep == shallow <= 3 * 21, (shallow, deep)
+
+
+def best_time(command: str, data: bytes) -> float:
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        shell(command, stdin=data)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_two_megabytes_of_nested_bad_records_take_about_as_long_as_ordinary_ones():
+    """Through the shell, as a user runs it: 2 MB of records nested 400 deep, each around an
+    exponent no Decimal holds, against 2 MB of ordinary records (reading on one character after
+    each failure took 30 to 45 times as long)."""
+    record = nested_record(400, UNREADABLE_NUMBERS[0])
+    hostile = (record * (2000000 // len(record)) + "\n").encode()
+    ordinary_record = json.dumps({"a": "x", "n": 1, "pad": "p" * 60}, separators=(",", ":"))
+    ordinary = (ordinary_record * (2000000 // len(ordinary_record)) + "\n").encode()
+    ratio = best_time("./mapper.py --key a >/dev/null", hostile) / best_time("./mapper.py --key a >/dev/null", ordinary)
+    assert ratio < 4, ratio
