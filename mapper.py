@@ -15,7 +15,7 @@ these lines into the final rows; `reducer.py --combine` merges them into fewer l
 
 Bad input is counted, never fatal: Hadoop counters go to stderr at the end as
 `reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value,
-no_text).
+no_text, gzip_data).
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ if False:  # for readers and type checkers only: importing typing costs every ta
     from typing import Any, BinaryIO, Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, TextIO, Tuple
 
 COUNTER_GROUP = "firehose-mr"
-COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value", "no_text")
+HADOOP_TASK_VARIABLE = "mapreduce_task_id"  # in the environment of every Hadoop (and run_local.sh) task
+COUNTERS = ("records", "malformed", "invalid_utf8", "bad_time", "no_value", "no_text", "gzip_data")
 MAX_GROUPS_IN_MEMORY = 50000  # flush partial aggregates beyond this many groups
 WHOLE_LINE = object()  # --words with no field: the words of the whole line, read as plain text
 
@@ -61,20 +62,37 @@ class Counters:
     def add(self, name: str, amount: int = 1) -> None:
         self.values[name] += amount
 
+    def add_gzip_data(self, lines: int) -> None:
+        """Lines that hold gzip's magic bytes: said on stderr the first time, and counted."""
+        if not self.values["gzip_data"]:
+            sys.stderr.write(GZIP_DATA_WARNING)
+        self.values["gzip_data"] += lines
+
     def report(self, err: TextIO) -> None:
         for name in COUNTERS:
             err.write("reporter:counter:%s,%s,%d\n" % (COUNTER_GROUP, name, self.values[name]))
         err.flush()
 
 
+GZIP_MAGIC = b"\x1f\x8b"  # how every gzip stream begins; never in JSON or UTF-8 text
+GZIP_DATA_WARNING = ("mapper.py: the input holds gzip data that was read as text (a compressed file whose "
+                     "name does not end in .gz?): its records cannot be read whole; lines with it are "
+                     "counted as gzip_data\n")
 BLOCK_SIZE = 32 * 1024  # bytes read at a time: as fast as 64-256 KiB, and a mapper reading
 # gigabytes keeps a flat peak RSS (+5 % from 200 MB to 1 GB; 64 KiB blocks: +15 %, glibc heap)
 
 
-def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
+def hadoop_lines(stdin: BinaryIO, counters: Optional[Counters] = None,
+                 in_hadoop_task: bool = False) -> Iterator[List[bytes]]:
     """stdin cut into lines the way Hadoop's LineReader cuts them: at LF, CRLF or a lone CR,
     without their line ends. gzip on stdin (a user's `cat x.gz | mapper.py`) is
     decompressed; under Hadoop it never is, Hadoop did it.
+
+    Gzip data read as text. Hadoop decompresses a file whose name ends in .gz and reads any
+    other as text, cut into lines, a gzip file too: its bytes then reach the mapper in lines,
+    its records lost. So gzip's magic bytes in a line (after the start of stdin), or at the
+    start of stdin in a Hadoop task, are counted in `counters` (gzip_data, once per line that
+    holds them) and said once on stderr. The check is one search of each block read.
 
     The lines come in batches, one list per block read, so that the loops over them are
     plain loops over lists. A block is cut after its last LF and the rest carried over to
@@ -82,7 +100,9 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
     bytes.splitlines() breaks exactly at LF, CRLF and a lone CR, like LineReader. A piece
     with no CR in it (nearly every one) is split at LF by bytes.split(), which tests each byte
     for one line end instead of two (2 % of the mapper's instructions)."""
-    if hasattr(stdin, "peek") and stdin.peek(2)[:2] == b"\x1f\x8b":
+    if hasattr(stdin, "peek") and stdin.peek(2)[:2] == GZIP_MAGIC:
+        if in_hadoop_task and counters is not None:  # Hadoop read it as text: cut at its line ends
+            counters.add_gzip_data(1)
         import gzip  # here, not at the top: only a local pipe of a .gz file needs it
         stdin = gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[assignment]
     read = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # read1: what one read gave
@@ -106,10 +126,16 @@ def hadoop_lines(stdin: BinaryIO) -> Iterator[List[bytes]]:
         else:
             lines = text.split(b"\n")
             lines.pop()  # the empty piece after the last LF
+        if GZIP_MAGIC in text and counters is not None:
+            counters.add_gzip_data(sum(GZIP_MAGIC in line for line in lines))
         del text  # not kept while the lines are read: a Firehose object may be one long line
         yield lines
     if unended:  # the last line, with no LF
-        yield b"".join(unended).splitlines()
+        lines = b"".join(unended).splitlines()
+        holding_gzip = sum(GZIP_MAGIC in line for line in lines)
+        if holding_gzip and counters is not None:
+            counters.add_gzip_data(holding_gzip)
+        yield lines
 
 
 def decoded(line: bytes, counters: Counters) -> str:
@@ -600,6 +626,7 @@ class Job:
     bucket, --key fields), and with --words one key per word, with --value a number."""
 
     def __init__(self, args: argparse.Namespace, environ: Dict[str, str]) -> None:
+        self.in_hadoop_task = bool(environ.get(HADOOP_TASK_VARIABLE))
         self.census = args.key is None and args.words is None and args.time is None and args.value is None
         self.plain_text = args.words is WHOLE_LINE
         self.key_paths = args.key.split(",") if args.key is not None else []
@@ -908,7 +935,7 @@ def aggregate_values(job: Job, records: Iterable[dict], groups: Groups, counters
 def run(job: Job, stdin: BinaryIO, out: BinaryIO, counters: Counters) -> None:
     groups = Groups(out, with_values=job.value is not None)
     try:
-        aggregate(job, hadoop_lines(stdin), groups, counters)
+        aggregate(job, hadoop_lines(stdin, counters, job.in_hadoop_task), groups, counters)
     except BrokenPipeError:  # stdout closed by a partial flush: not the input's fault
         raise
     except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt gzip stream
@@ -935,7 +962,7 @@ input: newline-delimited JSON or Firehose's records back to back ({..}{..}), CRL
 a UTF-8 BOM, blank lines, gzip on stdin. Lines end at LF, CRLF or a lone CR, as in Hadoop.
 output: KEY<TAB>COUNT[<TAB>N<TAB>SUM<TAB>MIN<TAB>MAX] per group, for reducer.py.
 counters (stderr): reporter:counter:firehose-mr,NAME,N for records, malformed,
-invalid_utf8, bad_time, no_value, no_text.
+invalid_utf8, bad_time, no_value, no_text, gzip_data.
 """
 
 

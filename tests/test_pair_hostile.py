@@ -182,3 +182,44 @@ def test_two_megabytes_of_nested_bad_records_take_about_as_long_as_ordinary_ones
     ordinary = (ordinary_record * (2000000 // len(ordinary_record)) + "\n").encode()
     ratio = best_time("./mapper.py --key a >/dev/null", hostile) / best_time("./mapper.py --key a >/dev/null", ordinary)
     assert ratio < 4, ratio
+
+
+# -- gzip data read as text: said once, and counted ------------------------------------------
+
+GZIP_WARNING = b"gzip data that was read as text"
+RECORDS = b"".join(b'{"k":"x","i":%d}\n' % i for i in range(3000))
+
+
+def mapper_job(data: bytes, env=None):
+    """(rows, counters, stderr without its counter lines) of `mapper.py --key k | sort | reducer.py`."""
+    result = shell("./mapper.py --key k | LC_ALL=C sort | ./reducer.py", stdin=data, env=env)
+    said = [line for line in result.stderr.splitlines() if not line.startswith(b"reporter:")]
+    return result.stdout, counters(result.stderr), said
+
+
+def test_a_gzip_file_after_text_is_said_once_and_counted(tmp_path):
+    """`cat plain.json firehose-object | ./mapper.py`: the object was gzip, its name said not."""
+    (tmp_path / "plain.json").write_bytes(RECORDS[:160])
+    (tmp_path / "firehose-object").write_bytes(gzip.compress(RECORDS))
+    result = shell("cat plain.json firehose-object | %s --key k" % MAPPER, cwd=tmp_path)
+    seen = counters(result.stderr)
+    assert seen["gzip_data"] == 1 and seen["records"] == 10 and seen["malformed"] > 0
+    said = [line for line in result.stderr.splitlines() if not line.startswith(b"reporter:")]
+    assert len(said) == 1 and said[0].startswith(b"mapper.py: ") and GZIP_WARNING in said[0], said
+
+
+def test_every_line_with_gzip_magic_counts_and_is_said_once():
+    data = RECORDS[:32] + (b"\x1f\x8b\x08 not a record\n" * 3) + b"\x1f\x8b" * 50000 + b"\n" + RECORDS[:32]
+    rows, seen, said = mapper_job(data)
+    assert rows == b"x\t4\n" and seen["gzip_data"] == 4 and seen["malformed"] == 4
+    assert len(said) == 1 and GZIP_WARNING in said[0]
+
+
+def test_gzip_at_the_start_of_a_hadoop_task_is_gzip_read_as_text():
+    """Hadoop decompresses a .gz file before the mapper reads it: in a task, gzip bytes at the
+    start are a compressed file it read as text. A user's `cat x.gz | mapper.py` is not."""
+    data = gzip.compress(RECORDS)
+    in_task = mapper_job(data, clean_env(mapreduce_task_id="attempt_local0001_m_000000_0"))
+    by_hand = mapper_job(data)
+    assert in_task[1]["gzip_data"] == 1 and len(in_task[2]) == 1 and GZIP_WARNING in in_task[2][0]
+    assert by_hand == (b"x\t3000\n", dict(in_task[1], gzip_data=0), [])
