@@ -15,22 +15,56 @@ these lines into the final rows; `reducer.py --combine` merges them into fewer l
 
 Bad input is counted, never fatal: Hadoop counters go to stderr at the end as
 `reporter:counter:firehose-mr,NAME,N` (records, malformed, invalid_utf8, bad_time, no_value,
-no_text, gzip_data).
+no_text, gzip_data); run by hand, with stderr on a terminal, one line to read instead.
 """
 from __future__ import annotations
 
-import argparse
-import collections
-import datetime
-import decimal
-import json
-import math
-import operator
 import os
-import re
 import sys
-import zlib
-from decimal import Decimal
+
+
+# ---------------------------------------------------------------------------------------
+# A ^C from the first moment: one line and exit status 130, never a traceback.
+# ---------------------------------------------------------------------------------------
+
+INTERRUPTED = 130  # the exit status of a ^C, as a shell reports a command that SIGINT ended
+
+
+def say_interrupted() -> None:
+    """One line on stderr, if it can still be written (it may be closed, or its reader gone)."""
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write("mapper.py: interrupted\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def interrupted_while_starting(kind: type, error: BaseException, trace: Any) -> None:
+    """sys.excepthook of the program: a ^C while it starts (importing the modules below and
+    compiling its patterns, before main() handles one) ends it as any other ^C does."""
+    if not issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    try:
+        say_interrupted()
+    finally:
+        os._exit(INTERRUPTED)
+
+
+if __name__ == "__main__":  # first, before the imports that take a start-up's milliseconds
+    sys.excepthook = interrupted_while_starting
+
+import argparse  # noqa: E402  (each import below comes after the ^C handling above)
+import collections  # noqa: E402
+import datetime  # noqa: E402
+import decimal  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import operator  # noqa: E402
+import re  # noqa: E402
+import zlib  # noqa: E402
+from decimal import Decimal  # noqa: E402
 if False:  # for readers and type checkers only: importing typing costs every task start-up
     from typing import Any, BinaryIO, Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, TextIO, Tuple
 
@@ -68,10 +102,50 @@ class Counters:
             sys.stderr.write(GZIP_DATA_WARNING)
         self.values["gzip_data"] += lines
 
-    def report(self, err: TextIO) -> None:
-        for name in COUNTERS:
-            err.write("reporter:counter:%s,%s,%d\n" % (COUNTER_GROUP, name, self.values[name]))
+    def report(self, err: TextIO, for_a_person: bool = False) -> None:
+        """Hadoop's counter lines, or with for_a_person one line that reads as a sentence."""
+        if for_a_person:
+            err.write(self.summary())
+        else:
+            for name in COUNTERS:
+                err.write("reporter:counter:%s,%s,%d\n" % (COUNTER_GROUP, name, self.values[name]))
         err.flush()
+
+    def summary(self) -> str:
+        """`mapper.py: 60 records; skipped 0 malformed, 0 bad_time; 1 line with bad UTF-8 kept`:
+        the records, what was skipped, and each other counter that is not 0."""
+        values = self.values
+        text = "mapper.py: %s; skipped %d malformed, %d bad_time" % (
+            amount(values["records"], "record", "records"), values["malformed"], values["bad_time"])
+        for name, one, many in SUMMARY_ASIDES:
+            if values[name]:
+                text += "; " + amount(values[name], one, many)
+        return text + "\n"
+
+
+SUMMARY_ASIDES = (  # counter, what one of it is, what several are
+    ("invalid_utf8", "line with bad UTF-8 kept", "lines with bad UTF-8 kept"),
+    ("no_value", "record without a --value number", "records without a --value number"),
+    ("no_text", "record without --words text", "records without --words text"),
+    ("gzip_data", "line of gzip data", "lines of gzip data"),
+)
+COUNTERS_VARIABLE = "FIREHOSE_MR_COUNTERS"  # =raw: the counter lines, on a terminal too
+
+
+def amount(number: int, one: str, many: str) -> str:
+    return "%d %s" % (number, one if number == 1 else many)
+
+
+def counters_for_a_person(environ: Dict[str, str], err: TextIO) -> bool:
+    """Whether the counters are written as one line to read: stderr is a terminal, this is no
+    Hadoop task (whose counter lines Hadoop reads), and FIREHOSE_MR_COUNTERS=raw does not ask
+    for the counter lines."""
+    if environ.get(HADOOP_TASK_VARIABLE) or environ.get(COUNTERS_VARIABLE) == "raw":
+        return False
+    try:
+        return err.isatty()
+    except (AttributeError, ValueError):  # no isatty(), or closed
+        return False
 
 
 GZIP_MAGIC = b"\x1f\x8b"  # how every gzip stream begins; never in JSON or UTF-8 text
@@ -962,7 +1036,10 @@ input: newline-delimited JSON or Firehose's records back to back ({..}{..}), CRL
 a UTF-8 BOM, blank lines, gzip on stdin. Lines end at LF, CRLF or a lone CR, as in Hadoop.
 output: KEY<TAB>COUNT[<TAB>N<TAB>SUM<TAB>MIN<TAB>MAX] per group, for reducer.py.
 counters (stderr): reporter:counter:firehose-mr,NAME,N for records, malformed,
-invalid_utf8, bad_time, no_value, no_text, gzip_data.
+invalid_utf8, bad_time, no_value, no_text, gzip_data. On a terminal, outside a Hadoop
+task (no mapreduce_task_id), one line to read instead; FIREHOSE_MR_COUNTERS=raw: the lines.
+exit status: 0; 2 for bad flags or a closed standard input or output; 130 on ^C;
+141 when the reader of the output stops.
 """
 
 
@@ -1012,18 +1089,28 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return args
 
 
+def standard_streams() -> Tuple[BinaryIO, BinaryIO]:
+    """stdin and stdout, as bytes; a closed one (`./mapper.py <&-`) is a usage error."""
+    if sys.stdin is None:
+        raise UsageError("standard input is closed: give the input as a file (< FILE) or a pipe")
+    if sys.stdout is None:
+        raise UsageError("standard output is closed: send the output to a file (> FILE) or a pipe")
+    return sys.stdin.buffer, sys.stdout.buffer
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
     counters = Counters()
     try:
+        stdin, stdout = standard_streams()
         job = Job(args, dict(os.environ))
     except UsageError as error:
         sys.stderr.write("mapper.py: error: %s\n" % error)
         return 2
     decimal.setcontext(EXACT)
-    run(job, sys.stdin.buffer, sys.stdout.buffer, counters)
-    sys.stdout.buffer.flush()
-    counters.report(sys.stderr)
+    run(job, stdin, stdout, counters)
+    stdout.flush()
+    counters.report(sys.stderr, counters_for_a_person(os.environ, sys.stderr))
     return 0
 
 
@@ -1031,7 +1118,8 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
-        sys.exit(130)
+        say_interrupted()
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(141)

@@ -17,19 +17,56 @@ in memory and written sorted at the end.
 
 `--combine` writes merged intermediate lines instead of rows: equivalent, smaller mapper
 output, fit for Hadoop's -combiner (which may run it any number of times on any subset).
+
+Lines that are not mapper.py output are skipped and counted (bad_intermediate), never fatal.
 """
 from __future__ import annotations
 
-import argparse
-import decimal
 import os
-import re
 import sys
-from decimal import Decimal
+
+
+# ---------------------------------------------------------------------------------------
+# A ^C from the first moment: one line and exit status 130, never a traceback.
+# ---------------------------------------------------------------------------------------
+
+INTERRUPTED = 130  # the exit status of a ^C, as a shell reports a command that SIGINT ended
+
+
+def say_interrupted() -> None:
+    """One line on stderr, if it can still be written (it may be closed, or its reader gone)."""
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write("reducer.py: interrupted\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def interrupted_while_starting(kind: type, error: BaseException, trace: Any) -> None:
+    """sys.excepthook of the program: a ^C while it starts (importing the modules below and
+    compiling its patterns, before main() handles one) ends it as any other ^C does."""
+    if not issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    try:
+        say_interrupted()
+    finally:
+        os._exit(INTERRUPTED)
+
+
+if __name__ == "__main__":  # first, before the imports that take a start-up's milliseconds
+    sys.excepthook = interrupted_while_starting
+
+import argparse  # noqa: E402  (each import below comes after the ^C handling above)
+import decimal  # noqa: E402
+import re  # noqa: E402
+from decimal import Decimal  # noqa: E402
 if False:  # for readers and type checkers only: importing typing costs every task start-up
-    from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
+    from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
 COUNTER_GROUP = "firehose-mr"
+HADOOP_TASK_VARIABLE = "mapreduce_task_id"  # in the environment of every Hadoop (and run_local.sh) task
 EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
                         traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 MEAN = decimal.Context(prec=15)  # the mean's significant digits
@@ -246,9 +283,31 @@ class Reducer:
             if groups[key].lines:
                 self.write(key, groups[key])
 
-    def report(self) -> None:
-        if self.skipped:
+    def report(self, for_a_person: bool = False) -> None:
+        """The bad_intermediate counter, if any line was skipped: Hadoop's counter line, or with
+        for_a_person one line that reads as a sentence."""
+        if not self.skipped:
+            return
+        if for_a_person:
+            lines = b"1 line that is" if self.skipped == 1 else b"%d lines that are" % self.skipped
+            self.err.write(b"reducer.py: skipped %s not mapper.py output (bad_intermediate)\n" % lines)
+        else:
             self.err.write(b"reporter:counter:%s,bad_intermediate,%d\n" % (COUNTER_GROUP.encode(), self.skipped))
+
+
+COUNTERS_VARIABLE = "FIREHOSE_MR_COUNTERS"  # =raw: the counter line, on a terminal too
+
+
+def counters_for_a_person(environ: Dict[str, str], err: BinaryIO) -> bool:
+    """Whether the counters are written as one line to read: stderr is a terminal, this is no
+    Hadoop task (whose counter lines Hadoop reads), and FIREHOSE_MR_COUNTERS=raw does not ask
+    for the counter line."""
+    if environ.get(HADOOP_TASK_VARIABLE) or environ.get(COUNTERS_VARIABLE) == "raw":
+        return False
+    try:
+        return err.isatty()
+    except (AttributeError, ValueError):  # no isatty(), or closed
+        return False
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -265,23 +324,40 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         epilog="Under Hadoop (mapreduce_task_id set) the input is key-sorted and streamed in flat "
                "memory;\nelsewhere any input order works (groups are merged in memory).\n"
                "Lines that are not mapper.py output are skipped and counted: "
-               "reporter:counter:firehose-mr,bad_intermediate,N")
+               "reporter:counter:firehose-mr,bad_intermediate,N\n"
+               "on stderr (on a terminal, outside a Hadoop task, one line to read instead;\n"
+               "FIREHOSE_MR_COUNTERS=raw: the counter line).\n"
+               "exit status: 0; 2 for bad flags or a closed standard input or output; 130 on ^C;\n"
+               "141 when the reader of the output stops.")
     parser.add_argument("--combine", action="store_true",
                         help="write merged mapper-format lines instead of rows (Hadoop -combiner)")
     return parser.parse_args(argv)
 
 
+def closed_stream() -> Optional[str]:
+    """What to say when stdin or stdout is closed (`./reducer.py <&-`), else None."""
+    if sys.stdin is None:
+        return "standard input is closed: give the input as a file (< FILE) or a pipe"
+    if sys.stdout is None:
+        return "standard output is closed: send the output to a file (> FILE) or a pipe"
+    return None
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
+    closed = closed_stream()
+    if closed is not None:
+        sys.stderr.write("reducer.py: error: %s\n" % closed)
+        return 2
     decimal.setcontext(EXACT)
     reducer = Reducer(sys.stdout.buffer, sys.stderr.buffer, combine=args.combine)
     lines = intermediate_lines(sys.stdin.buffer)
-    if os.environ.get("mapreduce_task_id"):
+    if os.environ.get(HADOOP_TASK_VARIABLE):
         reducer.streaming(lines)
     else:
         reducer.buffered(lines)
     sys.stdout.buffer.flush()
-    reducer.report()
+    reducer.report(counters_for_a_person(os.environ, sys.stderr.buffer))
     sys.stderr.flush()
     return 0
 
@@ -290,7 +366,8 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
-        sys.exit(130)
+        say_interrupted()
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(141)

@@ -223,3 +223,44 @@ def test_gzip_at_the_start_of_a_hadoop_task_is_gzip_read_as_text():
     by_hand = mapper_job(data)
     assert in_task[1]["gzip_data"] == 1 and len(in_task[2]) == 1 and GZIP_WARNING in in_task[2][0]
     assert by_hand == (b"x\t3000\n", dict(in_task[1], gzip_data=0), [])
+
+
+# -- a ^C from the first moment, a closed standard input or output: one line each -------------
+
+@pytest.fixture
+def interrupting_argparse(tmp_path):
+    """A PYTHONPATH where `import argparse` (the pair's first slow import) is hit by a ^C: the
+    process sends itself SIGINT, as a terminal does, while the module is being imported."""
+    (tmp_path / "argparse.py").write_text("import os, signal, time\n"
+                                          "os.kill(os.getpid(), signal.SIGINT)\n"
+                                          "time.sleep(30)\n")
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("script", [MAPPER, REDUCER], ids=lambda p: p.name)
+def test_a_ctrl_c_while_the_script_starts_is_one_line_and_exit_130(script, interrupting_argparse):
+    result = subprocess.run([str(script)], input=b"", capture_output=True, timeout=60, preexec_fn=sigint_at_default,
+                            env=clean_env(PYTHONPATH=interrupting_argparse))
+    assert (result.returncode, result.stderr) == (130, b"%s: interrupted\n" % script.name.encode())
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("script", [MAPPER, REDUCER], ids=lambda p: p.name)
+def test_a_ctrl_c_while_the_script_waits_for_input_is_the_same_line(script):
+    process = subprocess.Popen([str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=clean_env(), preexec_fn=sigint_at_default)
+    time.sleep(1)  # started, and reading
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err, out) == (130, b"%s: interrupted\n" % script.name.encode(), b"")
+
+
+@pytest.mark.parametrize("script", [MAPPER, REDUCER], ids=lambda p: p.name)
+@pytest.mark.parametrize("redirect,stream", [("<&-", b"standard input"), (">&-", b"standard output")])
+def test_a_closed_standard_input_or_output_is_one_line_and_exit_2(script, redirect, stream):
+    result = shell("./%s %s" % (script.name, redirect), check=False)
+    assert result.returncode == 2
+    assert result.stderr == b"%s: error: %s is closed: %s\n" % (
+        script.name.encode(), stream,
+        b"give the input as a file (< FILE) or a pipe" if stream == b"standard input"
+        else b"send the output to a file (> FILE) or a pipe")
