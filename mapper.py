@@ -325,34 +325,30 @@ def next_record_start(line: str, start: int, error: BaseException) -> Optional[i
         search = end
 
 
-def _resume_after(line: str, start: int, error: BaseException) -> int:
-    """Where to look for the next record after the value at `start` failed with `error`."""
+def _resume_after(line: str, start: int, error: BaseException, numbers_read: bool = True) -> int:
+    """Where to look for the next record after the value at `start` failed with `error`
+    (numbers_read: in a scan that reads numbers, see _SCAN_WITHOUT_NUMBERS)."""
     if isinstance(error, RecursionError):  # every `{` up to the first `}` opens a deeper level
         close = line.find("}", start)
         return len(line) if close < 0 else close
     position = error.value if isinstance(error, StopIteration) else getattr(error, "pos", None)
-    if position is None:  # a number that no Decimal or int holds: the error does not say where
-        return _end_of_value(line, start)
-    return max(position, start + 1)
+    if position is None and numbers_read:  # a number no Decimal or int holds: the error says not where
+        try:
+            return _SCAN_WITHOUT_NUMBERS(line, start)[1]
+        except _JSON_ERRORS as failure:  # broken further on as well
+            return _resume_after(line, start, failure, numbers_read=False)
+    return max(position or 0, start + 1)
 
 
 def _ignore_number(text: str) -> None:
     return None
 
 
-# The decoder's scan with numbers left unread: it fails only where the JSON itself is broken.
+# The decoder's scan with numbers left unread, for a value that failed on one of its numbers:
+# it finds where that value ends, so that it is passed over whole. Resuming one character on
+# instead would read each object nested in it, and fail on the same number, once for every
+# level of nesting above the number: a line of deeply nested records, hundreds of times.
 _SCAN_WITHOUT_NUMBERS = json.JSONDecoder(parse_float=_ignore_number, parse_int=_ignore_number).scan_once
-
-
-def _end_of_value(line: str, start: int) -> int:
-    """Where the value at `start`, which failed on one of its numbers, ends: read again with
-    numbers left unread, so that it is passed over whole. Resuming one character on instead
-    would read each object nested in it, and fail on the same number, once for every level of
-    nesting above the number: a line of deeply nested records would be read hundreds of times."""
-    try:
-        return _SCAN_WITHOUT_NUMBERS(line, start)[1]
-    except _JSON_ERRORS as error:  # broken further on as well (its errors all say where)
-        return _resume_after(line, start, error)
 
 
 def plain_lines(batches: Iterable[List[bytes]], counters: Counters) -> Iterator[str]:
