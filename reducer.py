@@ -146,13 +146,20 @@ class Totals:
         return b"%d\t" % self.count + "\t".join(decimal_text(x) for x in stats).encode()  # type: ignore[arg-type]
 
 
+# Bounds on a sum, rounded outwards: the sum check below in a few dozen digits, whatever the
+# exponents (exact, 1E+2000 less 1E-268435456 would take 268 million digits and seconds).
+BELOW = decimal.Context(prec=40, rounding=decimal.ROUND_FLOOR, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+ABOVE = decimal.Context(prec=40, rounding=decimal.ROUND_CEILING, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
 def sum_fits(n: int, total: Decimal, low: Decimal, high: Decimal) -> bool:
-    """Whether n values whose least is low and greatest is high can add up to total: the other
-    n - 2 of them (n = 1: the one value is low and high, and total; the bounds below say just
-    that) are each between low and high, so what they add up to, total - low - high, is too."""
-    others = n - 2
-    rest = total - low - high
-    return others * low <= rest <= others * high
+    """Whether n values whose least is low and greatest is high can add up to total: one value
+    is all three; of n >= 2, the other n - 2 are each between low and high, so the sum is between
+    low + high + (n - 2) low and low + high + (n - 2) high. Those bounds are rounded outwards: a
+    sum a hair beyond one may pass, a sum within them never fails."""
+    if n == 1:
+        return total == low == high
+    return BELOW.fma(n - 1, low, high) <= total <= ABOVE.fma(n - 1, high, low)
 
 
 def _count(field: bytes) -> int:
