@@ -97,6 +97,17 @@ def test_a_sum_its_values_cannot_add_up_to_is_bad_intermediate(line, where):
     assert b"cannot add up to" in result.stderr and b"Traceback" not in result.stderr
 
 
+def test_a_sum_checked_against_numbers_of_far_apart_exponents_takes_no_more_memory_than_any():
+    """1E+2000 and 1E-268435456 are numbers the reducer takes; worked out exactly, the bounds
+    on their sum would hold 268 million digits."""
+    far_apart = b"k\x02\t3\t3\t1E+2000\t1E-268435456\t1E+1999\n"  # above 2E+1999 + a hair
+    result = shell("./reducer.py", stdin=far_apart)
+    assert result.stdout == b"" and counters(result.stderr) == {"bad_intermediate": 1}
+    ordinary_kib = peak_rss_kib("./reducer.py", b"k\x02\t3\t3\t6\t1\t3\n", clean_env())
+    far_apart_kib = peak_rss_kib("./reducer.py", far_apart, clean_env())
+    assert far_apart_kib < 1.5 * ordinary_kib, (ordinary_kib, far_apart_kib)
+
+
 @pytest.mark.parametrize("line,row", [
     (b"k\\x02\\t2\\t2\\t-6\\t-5\\t-1", b"k\t2\t-6\t-5\t-1\t-3\n"),
     (b"k\\x02\\t3\\t3\\t3\\t1\\t1", b"k\t3\t3\t1\t1\t1\n"),
