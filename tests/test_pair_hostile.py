@@ -5,8 +5,6 @@ status), in bounded time and memory; never a traceback."""
 import gzip
 import importlib.util
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MAPPER, REDUCER, REPO, clean_env, counters, shell, sigint_at_default
+from conftest import MAPPER, REDUCER, clean_env, counters, shell, sigint_at_default
 from test_pair_pipe import peak_rss_kib
 
 HADOOP_TASK = {"mapreduce_task_id": "attempt_local0001_r_000000_0"}
