@@ -17,19 +17,56 @@ in memory and written sorted at the end.
 
 `--combine` writes merged intermediate lines instead of rows: equivalent, smaller mapper
 output, fit for Hadoop's -combiner (which may run it any number of times on any subset).
+
+Lines that are not mapper.py output are skipped and counted (bad_intermediate), never fatal.
 """
 from __future__ import annotations
 
-import argparse
-import decimal
 import os
-import re
 import sys
-from decimal import Decimal
+
+
+# ---------------------------------------------------------------------------------------
+# A ^C from the first moment: one line and exit status 130, never a traceback.
+# ---------------------------------------------------------------------------------------
+
+INTERRUPTED = 130  # the exit status of a ^C, as a shell reports a command that SIGINT ended
+
+
+def say_interrupted() -> None:
+    """One line on stderr, if it can still be written (it may be closed, or its reader gone)."""
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write("reducer.py: interrupted\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def interrupted_while_starting(kind: type, error: BaseException, trace: Any) -> None:
+    """sys.excepthook of the program: a ^C while it starts (importing the modules below and
+    compiling its patterns, before main() handles one) ends it as any other ^C does."""
+    if not issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    try:
+        say_interrupted()
+    finally:
+        os._exit(INTERRUPTED)
+
+
+if __name__ == "__main__":  # first, before the imports that take a start-up's milliseconds
+    sys.excepthook = interrupted_while_starting
+
+import argparse  # noqa: E402  (each import below comes after the ^C handling above)
+import decimal  # noqa: E402
+import re  # noqa: E402
+from decimal import Decimal  # noqa: E402
 if False:  # for readers and type checkers only: importing typing costs every task start-up
-    from typing import BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
+    from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Tuple
 
 COUNTER_GROUP = "firehose-mr"
+HADOOP_TASK_VARIABLE = "mapreduce_task_id"  # in the environment of every Hadoop (and run_local.sh) task
 EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
                         traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 MEAN = decimal.Context(prec=15)  # the mean's significant digits
@@ -57,11 +94,15 @@ class Totals:
         """Add one intermediate value (its TAB-separated fields) to these totals."""
         count = _count(fields[0])
         if len(fields) == 1:
+            if self.with_values:
+                raise BadLine("a count alone for a key that has values: one job writes one kind of line")
             self.count += count
             self.lines += 1
             return
         if len(fields) != 5:
             raise BadLine("expected 1 or 5 value fields, got %d" % len(fields))
+        if self.lines and not self.with_values:
+            raise BadLine("values for a key that has a count alone: one job writes one kind of line")
         n = _count(fields[1])
         if n > count:
             raise BadLine("more values than records")
@@ -74,6 +115,8 @@ class Totals:
             low, high = _number(fields[3]), _number(fields[4])
             if low > high:
                 raise BadLine("min above max")
+            if not sum_fits(n, total, low, high):
+                raise BadLine("a sum that its values, between its min and max, cannot add up to")
         self.with_values = True
         self.lines += 1
         self.count += count
@@ -101,6 +144,22 @@ class Totals:
         mean = MEAN.divide(self.total, Decimal(self.n))
         stats = (self.total, self.low, self.high, mean)
         return b"%d\t" % self.count + "\t".join(decimal_text(x) for x in stats).encode()  # type: ignore[arg-type]
+
+
+# Bounds on a sum, rounded outwards: the sum check below in a few dozen digits, whatever the
+# exponents (exact, 1E+2000 less 1E-268435456 would take 268 million digits and seconds).
+BELOW = decimal.Context(prec=40, rounding=decimal.ROUND_FLOOR, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+ABOVE = decimal.Context(prec=40, rounding=decimal.ROUND_CEILING, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
+def sum_fits(n: int, total: Decimal, low: Decimal, high: Decimal) -> bool:
+    """Whether n values whose least is low and greatest is high can add up to total: one value
+    is all three; of n >= 2, the other n - 2 are each between low and high, so the sum is between
+    low + high + (n - 2) low and low + high + (n - 2) high. Those bounds are rounded outwards: a
+    sum a hair beyond one may pass, a sum within them never fails."""
+    if n == 1:
+        return total == low == high
+    return BELOW.fma(n - 1, low, high) <= total <= ABOVE.fma(n - 1, high, low)
 
 
 def _count(field: bytes) -> int:
@@ -143,12 +202,17 @@ def decimal_text(number: Decimal) -> str:
 # the characters below U+000E that are not TAB written as \x01 or \x03 + chr(0x40 + c):
 # see mapper.py's encode_key. Decoding gives the row's key columns, each followed by TAB.
 _KEY_ESCAPE = re.compile(b"[\x01\x03](.)", re.DOTALL)
-_KEY_BYTES = re.compile(b"(?:(?:[^\x00-\x0d]|\x01[\x40-\x48]|\x03[\x4b\x4c])*\x02)*\\Z")  # LF, CR: never raw
+# What a key that mapper.py writes never holds: a byte below \x0e other than the column end \x02
+# and the escapes' first bytes, or an escape's first byte not followed by one of its letters.
+# A search for one such byte keeps no state per byte read: a 1 MB key is checked in the memory
+# it already takes (a pattern for the whole key, with its nested repeats, took 120 bytes a byte).
+_NOT_IN_A_KEY = re.compile(b"[\x00\x04-\x0d]|\x01(?![\x40-\x48])|\x03(?![\x4b\x4c])")  # LF, CR: never raw
 
 
 def is_key(key: bytes) -> bool:
-    """Whether key is one that mapper.py writes (see encode_key)."""
-    return _KEY_BYTES.match(key) is not None
+    """Whether key is one that mapper.py writes (see encode_key): empty (no key columns), or
+    columns each ending in \\x02, with no byte a key never holds."""
+    return (not key or key.endswith(b"\x02")) and _NOT_IN_A_KEY.search(key) is None
 
 
 def decode_key(key: bytes) -> bytes:
@@ -226,9 +290,31 @@ class Reducer:
             if groups[key].lines:
                 self.write(key, groups[key])
 
-    def report(self) -> None:
-        if self.skipped:
+    def report(self, for_a_person: bool = False) -> None:
+        """The bad_intermediate counter, if any line was skipped: Hadoop's counter line, or with
+        for_a_person one line that reads as a sentence."""
+        if not self.skipped:
+            return
+        if for_a_person:
+            lines = b"1 line that is" if self.skipped == 1 else b"%d lines that are" % self.skipped
+            self.err.write(b"reducer.py: skipped %s not mapper.py output (bad_intermediate)\n" % lines)
+        else:
             self.err.write(b"reporter:counter:%s,bad_intermediate,%d\n" % (COUNTER_GROUP.encode(), self.skipped))
+
+
+COUNTERS_VARIABLE = "FIREHOSE_MR_COUNTERS"  # =raw: the counter line, on a terminal too
+
+
+def counters_for_a_person(environ: Dict[str, str], err: BinaryIO) -> bool:
+    """Whether the counters are written as one line to read: stderr is a terminal, this is no
+    Hadoop task (whose counter lines Hadoop reads), and FIREHOSE_MR_COUNTERS=raw does not ask
+    for the counter line."""
+    if environ.get(HADOOP_TASK_VARIABLE) or environ.get(COUNTERS_VARIABLE) == "raw":
+        return False
+    try:
+        return err.isatty()
+    except (AttributeError, ValueError):  # no isatty(), or closed
+        return False
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -245,23 +331,40 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         epilog="Under Hadoop (mapreduce_task_id set) the input is key-sorted and streamed in flat "
                "memory;\nelsewhere any input order works (groups are merged in memory).\n"
                "Lines that are not mapper.py output are skipped and counted: "
-               "reporter:counter:firehose-mr,bad_intermediate,N")
+               "reporter:counter:firehose-mr,bad_intermediate,N\n"
+               "on stderr (on a terminal, outside a Hadoop task, one line to read instead;\n"
+               "FIREHOSE_MR_COUNTERS=raw: the counter line).\n"
+               "exit status: 0; 2 for bad flags or a closed standard input or output; 130 on ^C;\n"
+               "141 when the reader of the output stops.")
     parser.add_argument("--combine", action="store_true",
                         help="write merged mapper-format lines instead of rows (Hadoop -combiner)")
     return parser.parse_args(argv)
 
 
+def closed_stream() -> Optional[str]:
+    """What to say when stdin or stdout is closed (`./reducer.py <&-`), else None."""
+    if sys.stdin is None:
+        return "standard input is closed: give the input as a file (< FILE) or a pipe"
+    if sys.stdout is None:
+        return "standard output is closed: send the output to a file (> FILE) or a pipe"
+    return None
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
+    closed = closed_stream()
+    if closed is not None:
+        sys.stderr.write("reducer.py: error: %s\n" % closed)
+        return 2
     decimal.setcontext(EXACT)
     reducer = Reducer(sys.stdout.buffer, sys.stderr.buffer, combine=args.combine)
     lines = intermediate_lines(sys.stdin.buffer)
-    if os.environ.get("mapreduce_task_id"):
+    if os.environ.get(HADOOP_TASK_VARIABLE):
         reducer.streaming(lines)
     else:
         reducer.buffered(lines)
     sys.stdout.buffer.flush()
-    reducer.report()
+    reducer.report(counters_for_a_person(os.environ, sys.stderr.buffer))
     sys.stderr.flush()
     return 0
 
@@ -270,7 +373,8 @@ if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
-        sys.exit(130)
+        say_interrupted()
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(141)

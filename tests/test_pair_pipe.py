@@ -31,7 +31,8 @@ EVENTS = [{"a": "x", "n": 1}, {"a": "y", "n": 2}, {"a": "x", "n": 3}, {"a": "x",
 def test_no_flags_is_a_field_census(tmp_path):
     rows, seen = run_job(tmp_path, ndjson(*EVENTS))
     assert rows == ["a\t4", "b\t1", "n\t3"]
-    assert seen == {"records": 4, "malformed": 0, "invalid_utf8": 0, "bad_time": 0, "no_value": 0, "no_text": 0}
+    assert seen == {"records": 4, "malformed": 0, "invalid_utf8": 0, "bad_time": 0,
+                    "no_value": 0, "no_text": 0, "gzip_data": 0}
 
 
 def test_census_field_names_are_escaped_like_any_key_column(tmp_path):
@@ -85,7 +86,8 @@ def test_bad_records_are_counted_and_the_rest_kept(tmp_path):
     ])
     rows, seen = run_job(tmp_path, data, "--key a")
     assert rows == ["caf\ufffd\t1", "next\t1", "x\t3"]
-    assert seen == {"records": 5, "malformed": 6, "invalid_utf8": 1, "bad_time": 0, "no_value": 0, "no_text": 0}
+    assert seen == {"records": 5, "malformed": 6, "invalid_utf8": 1, "bad_time": 0,
+                    "no_value": 0, "no_text": 0, "gzip_data": 0}
 
 
 def test_a_bad_record_among_records_back_to_back_costs_that_record_only(tmp_path):
@@ -404,7 +406,8 @@ def test_times_are_bucketed_and_counted_exactly(tmp_path):
                {"v": 4}, {"t": 1488210300, "v": " 5 "}]
     rows, seen = run_job(tmp_path, ndjson(*records), "--time t --per minute --value v")
     assert rows == ["1969-12-31T23:59\t1\t1\t1\t1\t1", "2017-02-27T15:45\t1\t5\t5\t5\t5"]
-    assert seen == {"records": 5, "malformed": 0, "invalid_utf8": 0, "bad_time": 3, "no_value": 0, "no_text": 0}
+    assert seen == {"records": 5, "malformed": 0, "invalid_utf8": 0, "bad_time": 3,
+                    "no_value": 0, "no_text": 0, "gzip_data": 0}
 
 
 def test_the_mean_has_15_significant_digits_and_a_tie_rounds_to_even(tmp_path):
