@@ -91,7 +91,7 @@ def run_local(args: List[str], env: Dict[str, str], cwd: Path = REPO) -> subproc
 
 def counter_lines(stderr: bytes) -> List[bytes]:
     lines = stderr.splitlines()
-    return lines[lines.index(b"Counters: 6"):]
+    return lines[next(n for n, line in enumerate(lines) if line.startswith(b"Counters: ")):]
 
 
 def upload_sample_data(aws: AwsServer) -> None:  # noqa: F811
