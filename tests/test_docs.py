@@ -39,8 +39,8 @@ def examples(page: Path) -> List[Example]:
                 if command is not None:
                     found.append((command, "".join(s + "\n" for s in shown)))
                 command, shown = line[2:], []
-                while command.endswith("\\"):
-                    command = command[:-1] + "\n" + next(lines)
+                while command.endswith("\\"):  # kept, so that bash joins the lines as a shell does
+                    command += "\n" + next(lines)
             elif command is not None:
                 shown.append(line)
         if command is not None:
