@@ -20,7 +20,8 @@ from hadoop_support import COUNTER_GROUP, HadoopRun, job_counters, output_files
 from minicluster import MiniCluster, minicluster  # noqa: F401  (the session's cluster)
 from test_hadoop_conformance import JOBS, messy_tree, run_local
 
-pytestmark = [pytest.mark.hadoop, pytest.mark.aws, pytest.mark.yarn]
+# One worker runs them all (pytest.ini: --dist loadgroup): one mini cluster per test session.
+pytestmark = [pytest.mark.hadoop, pytest.mark.aws, pytest.mark.yarn, pytest.mark.xdist_group("minicluster")]
 
 SUBMIT = REPO / "submit_step.sh"
 EVENTS = "firehose-events"
@@ -133,3 +134,69 @@ def test_run_local_hadoop_runs_the_job_on_the_cluster_with_s3_input_and_output(c
                             capture_output=True, timeout=JOB_TIMEOUT)
     assert_predicted(cluster, HadoopRun(["run_local.sh --hadoop"], result), "run-local", predicted)
     assert b"Running job: job_" in result.stderr and b"job_local" not in result.stderr
+
+
+# -- the inputs and outputs the project refuses, on this Hadoop ----------------------------------
+
+def streaming_job(input_glob: str, output: str, files: str = "%s,%s" % (MAPPER, REDUCER)) -> List[str]:
+    """A step's arguments, as submit_step.sh builds them, for one input and an output."""
+    return ["-files", files, "-input", input_glob, "-output", output,
+            "-mapper", "python3 mapper.py", "-reducer", "python3 reducer.py"]
+
+
+def test_a_glob_that_matches_a_folder_of_folders_fails_the_job_before_any_task(cluster: Cluster, tmp_path):
+    """`-input s3://bucket/2017/*` on a Firehose tree: the glob matches the folder 2017/02; Hadoop
+    reads one level down (it does not recurse), meets the day folders, and S3A lists them as
+    folders: the job fails with "Not a file" at its submission, reading nothing."""
+    run = cluster.streaming(streaming_job("s3://%s/2017/*" % EVENTS, "s3://%s/folder-glob" % WORK), tmp_path)
+    assert run.returncode == 5, run.describe()
+    assert "Not a file: s3://%s/2017/02/27\n" % EVENTS in run.console, run.describe()
+    assert "Running job" not in run.console  # no task ran
+    assert cluster.objects(WORK, "folder-glob") == {}
+
+
+def test_an_existing_output_fails_the_job_before_any_task(cluster: Cluster, tmp_path):
+    s3 = cluster.aws.client("s3")
+    s3.put_object(Bucket=WORK, Key="existing/part-00000", Body=b"precious\n")
+    run = cluster.streaming(streaming_job("s3://%s/2017/02/*/*/*" % EVENTS, "s3://%s/existing" % WORK), tmp_path)
+    assert run.returncode == 5, run.describe()
+    assert "Output directory s3://%s/existing already exists" % WORK in run.console, run.describe()
+    assert "Running job" not in run.console
+    assert cluster.objects(WORK, "existing/") == {"part-00000": b"precious\n"}
+    refused = submit(cluster, "--dry-run", "--cluster-id", emr_cluster(cluster), "--input", INPUT,
+                     "--output", "s3://%s/existing" % WORK, "--code", CODE)
+    assert refused.returncode == 1 and "already exists" in refused.stderr, refused.stderr
+
+
+def test_scripts_under_the_input_glob_are_read_as_input_and_the_job_succeeds(cluster: Cluster, tmp_path):
+    """The code in an hour folder of the input: Hadoop ships the scripts with -files and reads
+    them as input too, each line a record for mapper.py; nothing fails, the counts are wrong."""
+    trap, code = "firehose-trap", "2017/02/27/15/"
+    s3 = cluster.aws.client("s3")
+    s3.create_bucket(Bucket=trap)
+    records = b'{"k": "a"}\n{"k": "b"}\n{"k": "a"}\n'
+    s3.put_object(Bucket=trap, Key="2017/02/27/14/rsvps-1-2017-02-27-14-00-00-ab", Body=records)
+    for script in (MAPPER, REDUCER):
+        s3.put_object(Bucket=trap, Key=code + script.name, Body=script.read_bytes())
+    shipped = ",".join("s3://%s/%s%s#%s" % (trap, code, name, name) for name in ("mapper.py", "reducer.py"))
+    glob = "s3://%s/2017/02/*/*/*" % trap
+    run = cluster.streaming(streaming_job(glob, "s3://%s/scripts-read" % WORK, shipped) + ["-numReduceTasks", "1"],
+                            tmp_path)
+    assert run.returncode == 0, run.describe()
+    script_lines = MAPPER.read_bytes().count(b"\n") + REDUCER.read_bytes().count(b"\n")
+    assert run.counters("Map-Reduce Framework")["Map input records"] == 3 + script_lines
+    # Four map tasks for three objects: on YARN a job asks for two maps (mapreduce.job.maps; the
+    # LocalJobRunner sets one), so the goal split size is half the input's size, and mapper.py,
+    # more than 1.1 times that, is read in two splits.
+    sizes = [len(records), len(MAPPER.read_bytes()), len(REDUCER.read_bytes())]
+    assert sizes[1] > 1.1 * sum(sizes) / 2 > max(sizes[0], sizes[2])
+    assert run.counters("Job Counters")["Launched map tasks"] == 4
+    # Lines of Python as records: mostly malformed, some taken (the counts run_local.sh gives for
+    # the same input, scripts and all).
+    assert run.counters()["records"] > 3 and run.counters()["malformed"] > 0
+    local = run_local(["-o", "local", glob], cwd=tmp_path, env=cluster.aws.env())
+    assert local.counters() == run.counters()
+    assert output_files(tmp_path / "local") == cluster.objects(WORK, "scripts-read/")
+    refused = submit(cluster, "--dry-run", "--cluster-id", emr_cluster(cluster), "--input", glob,
+                     "--output", "s3://%s/scripts" % WORK, "--code", "s3://%s/%s" % (trap, code))
+    assert refused.returncode == 1 and "would read its own scripts as data" in refused.stderr, refused.stderr
