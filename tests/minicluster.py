@@ -134,6 +134,7 @@ class MiniCluster:
                               for name, port in zip(SERVICE_ADDRESSES, others))
         settings = dict(self.addresses, **{
             "dfs.replication": "1",
+            "hadoop.tmp.dir": str(self.workdir / "hadoop-tmp"),
             "yarn.nodemanager.vmem-check-enabled": "false",
             "yarn.scheduler.minimum-allocation-mb": "256",
             "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "99",
