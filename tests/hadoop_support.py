@@ -1,6 +1,10 @@
 """Real Apache Hadoop Streaming for the tests: the session fixture that resolves it once (with
 Maven, through tests/hadoop/bin/hadoop), a way to run a streaming job and read its counters from
-the console, and an independent implementation of Hadoop's default partitioner."""
+the console, and an independent implementation of Hadoop's default partitioner.
+
+Two versions: 3.3.6 (EMR 6.15 and 7.0-7.2; the `hadoop` fixture) and 3.4.2 (EMR 7.13 and 7.14).
+A module that holds the project to both defines its own `hadoop` fixture with
+`params=HADOOP_VERSIONS` that returns `resolve_hadoop(request.param, tmp_path_factory)`."""
 import os
 import re
 import subprocess
@@ -13,7 +17,8 @@ from conftest import REPO, clean_env
 
 HADOOP_DIR = REPO / "tests" / "hadoop"
 LAUNCHER = HADOOP_DIR / "bin" / "hadoop"
-HADOOP_VERSION = "3.3.6"
+HADOOP_VERSION = "3.3.6"  # the launcher's default
+HADOOP_VERSIONS = ["3.3.6", "3.4.2"]
 COUNTER_GROUP = "firehose-mr"
 RESOLVE_TIMEOUT = 1200  # the first Maven download of about 60 MB, on a slow day
 JOB_TIMEOUT = 300
@@ -50,16 +55,18 @@ class HadoopRun:
 class Hadoop:
     """The test-time Hadoop: the launcher, the streaming jar, and an environment with both."""
 
-    def __init__(self, streaming_jar: str, scratch: Path) -> None:
+    def __init__(self, streaming_jar: str, scratch: Path, version: str = HADOOP_VERSION) -> None:
         self.launcher = LAUNCHER
         self.streaming_jar = streaming_jar
         self.scratch = scratch
+        self.version = version
 
     def env(self, **extra: str) -> Dict[str, str]:
         """A user's shell with this `hadoop` first on PATH and HADOOP_STREAMING_JAR set."""
         env = clean_env(**extra)
         env["PATH"] = str(LAUNCHER.parent) + os.pathsep + env.get("PATH", "")
         env["HADOOP_STREAMING_JAR"] = self.streaming_jar
+        env["FIREHOSE_HADOOP_VERSION"] = self.version
         env.setdefault("TMPDIR", str(self.scratch))
         env.setdefault("HADOOP_OPTS", FAST_JVM)
         return env
@@ -128,12 +135,11 @@ def part_files(directory: Path) -> Dict[str, bytes]:
             if name.startswith("part-")}
 
 
-@pytest.fixture(scope="session")
-def hadoop(tmp_path_factory: pytest.TempPathFactory) -> Hadoop:
-    """Resolve the test-time Hadoop once per session (Maven, cached in ~/.m2 and .cache/hadoop).
+def resolve_hadoop(version: str, tmp_path_factory: pytest.TempPathFactory) -> Hadoop:
+    """Resolve one version of the test-time Hadoop (Maven, cached in ~/.m2 and .cache/hadoop).
     If that fails, every Hadoop test fails with Maven's messages: they are never skipped."""
-    scratch = tmp_path_factory.mktemp("hadoop-tmp")
-    env = clean_env(TMPDIR=str(scratch))
+    scratch = tmp_path_factory.mktemp("hadoop-%s-tmp" % version)
+    env = clean_env(TMPDIR=str(scratch), FIREHOSE_HADOOP_VERSION=version)
     try:
         resolved = subprocess.run([str(LAUNCHER), "streaming-jar"], env=env, capture_output=True,
                                   timeout=RESOLVE_TIMEOUT)
@@ -144,4 +150,10 @@ def hadoop(tmp_path_factory: pytest.TempPathFactory) -> Hadoop:
                     "(tests/hadoop/bin/hadoop streaming-jar):\n" + resolved.stderr.decode("utf-8", "replace"), pytrace=False)
     jar = resolved.stdout.decode().strip()
     assert Path(jar).is_file(), jar
-    return Hadoop(jar, scratch)
+    return Hadoop(jar, scratch, version)
+
+
+@pytest.fixture(scope="session")
+def hadoop(tmp_path_factory: pytest.TempPathFactory) -> Hadoop:
+    """The test-time Hadoop 3.3.6, resolved once per session."""
+    return resolve_hadoop(HADOOP_VERSION, tmp_path_factory)

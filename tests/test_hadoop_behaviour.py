@@ -299,5 +299,7 @@ def test_launcher_env_puts_hadoop_on_path_and_names_the_streaming_jar(hadoop: Ha
 def test_the_pom_and_the_launcher_agree_on_the_version():
     pom = (HADOOP_DIR / "pom.xml").read_text()
     assert "<hadoop.version>%s</hadoop.version>" % HADOOP_VERSION in pom
-    assert "readonly HADOOP_VERSION=%s\n" % HADOOP_VERSION in LAUNCHER.read_text()
+    assert "readonly DEFAULT_HADOOP_VERSION=%s\n" % HADOOP_VERSION in LAUNCHER.read_text()
+    assert "<hadoop.version>3.4.2</hadoop.version>" in pom and "<id>hadoop-3.4</id>" in pom
+    assert "  3.4.2) profile=hadoop-3.4 ;;\n" in LAUNCHER.read_text()
     assert ".cache/" in (REPO / ".gitignore").read_text().split()
