@@ -83,6 +83,14 @@ def folder_span(names: List[str]) -> Tuple[int, int]:
     return day_start + int(names[3]), day_start + int(names[3])
 
 
+class HourRange(NamedTuple):
+    """--from and --to: the hours first..last (YYYYMMDDHH), and the dates as given."""
+    first: int
+    last: int
+    given_from: str
+    given_to: str
+
+
 class RangePlan(NamedTuple):
     """What a date range under a Firehose root comes to, from the keys listed there."""
     folders: List[str]  # the fewest folders (relative, ending in /) that cover the range's hours

@@ -240,7 +240,7 @@ def resolve_prefix(s3: Any, uri: str, bucket: str, prefix: str) -> Resolved:
     return Resolved([glob], matched)
 
 
-def resolve_range(s3: Any, uri: str, first: int, last: int, from_text: str, to_text: str) -> Resolved:
+def resolve_range(s3: Any, uri: str, hours: firehose.HourRange) -> Resolved:
     """A Firehose root and the hours first..last: the fewest globs over the folders that hold
     objects of the range. S3 lists keys in order and the layout sorts them by hour, so the
     listing starts at the first hour's folder and stops after the last one's."""
@@ -251,12 +251,13 @@ def resolve_range(s3: Any, uri: str, first: int, last: int, from_text: str, to_t
     if firehose.trailing_date_depth(root) > 0:
         raise UsageError("--input %s with --from/--to: give the root of the Firehose tree (above the YYYY/ "
                          "folders), not a date folder" % uri)
-    names = listed(s3, uri, bucket, root, start_after=root + firehose.hour_folder(first),
-                   stop_after=root + firehose.hour_folder(last) + "/\U0010ffff")
-    plan = firehose.range_plan([name[len(root):] for name in names], first, last)
+    names = listed(s3, uri, bucket, root, start_after=root + firehose.hour_folder(hours.first),
+                   stop_after=root + firehose.hour_folder(hours.last) + "/\U0010ffff")
+    plan = firehose.range_plan([name[len(root):] for name in names], hours.first, hours.last)
+    between = "between %s and %s under it" % (hours.given_from, hours.given_to)
     if not plan.folders:
-        raise TaskFailed("input %s: no Firehose folders YYYY/MM/DD/HH/ between %s and %s under it, so there is "
-                         "nothing to read" % (uri, from_text, to_text))
+        raise TaskFailed("input %s: no Firehose folders YYYY/MM/DD/HH/ %s, so there is nothing to read"
+                         % (uri, between))
     if plan.deeper is not None:
         raise deeper_refusal(uri, bucket, root + plan.deeper, "the glob of its hour",
                              "Give explicit globs instead of --from/--to.")
@@ -269,8 +270,8 @@ def resolve_range(s3: Any, uri: str, first: int, last: int, from_text: str, to_t
         globs.append("s3://%s/%s%s" % (bucket, root, glob))
         note("input %s -> %s" % (uri, globs[-1]))
     if not globs:
-        raise TaskFailed("input %s: no objects in the Firehose folders YYYY/MM/DD/HH/ between %s and %s under it, "
-                         "so there is nothing to read" % (uri, from_text, to_text))
+        raise TaskFailed("input %s: no objects in the Firehose folders YYYY/MM/DD/HH/ %s, so there is nothing to "
+                         "read" % (uri, between))
     return Resolved(globs, [root + name for name in plan.objects])
 
 
@@ -309,12 +310,12 @@ def check_formats(s3: Any, uri: str, bucket: str, keys: List[str]) -> None:
             raise TaskFailed("input %s: s3://%s/%s is %s" % (uri, bucket, key, why))
 
 
-def resolve_inputs(s3: Any, inputs: List[str], hours: Optional[Dict[str, Any]]) -> Dict[str, List[str]]:
+def resolve_inputs(s3: Any, inputs: List[str], hours: Optional[firehose.HourRange]) -> Dict[str, List[str]]:
     """Every --input checked and resolved: its globs, by the input as given."""
     resolved = {}  # type: Dict[str, List[str]]
     for uri in inputs:
         if hours is not None:
-            found = resolve_range(s3, uri, hours["first"], hours["last"], hours["from"], hours["to"])
+            found = resolve_range(s3, uri, hours)
         else:
             found = resolve_input(s3, uri)
         check_formats(s3, uri, split_s3(uri, "--input")[0], found.objects)

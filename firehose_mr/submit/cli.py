@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from .. import aws, firehose
 from ..errors import NotInstalled, TaskFailed, UsageError
@@ -84,7 +84,7 @@ class Options:
         self.log_uri = ""
         self.poll = "30"
         self.log_wait = "600"
-        self.hours = None  # type: Optional[Dict[str, object]]
+        self.hours = None  # type: Optional[firehose.HourRange]
 
 
 def parse_args(argv: List[str]) -> Options:
@@ -186,7 +186,7 @@ def validate_range(options: Options) -> None:
             raise UsageError("%s %s: %s" % (option, text, error))
     if hours[0] > hours[1]:
         raise UsageError("--from %s is after --to %s" % (options.from_text, options.to_text))
-    options.hours = {"first": hours[0], "last": hours[1], "from": options.from_text, "to": options.to_text}
+    options.hours = firehose.HourRange(hours[0], hours[1], options.from_text, options.to_text)
 
 
 def validate_places(options: Options) -> None:
