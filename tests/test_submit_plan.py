@@ -270,3 +270,19 @@ def test_submit_step_sh_is_only_a_door() -> None:
              if line.strip() and not line.lstrip().startswith("#")]
     assert len(lines) <= 15 and lines[-1].startswith('exec python3 "$(dirname "${BASH_SOURCE[0]}")/firehose_mr" ')
     assert not [line for line in lines if any(word in line for word in ("aws ", "awk", "sed", "date", "json"))]
+
+
+def test_aws_failures_say_what_to_do() -> None:
+    """The one-line messages for botocore's own errors (as boto3 raises them)."""
+    import botocore.exceptions
+    from firehose_mr import aws
+    no_credentials = aws.failure("looking up the cluster j-1", botocore.exceptions.NoCredentialsError())
+    assert no_credentials.startswith("no usable AWS credentials while looking up the cluster j-1. Configure them "
+                                     "(aws configure, aws sso login, --profile NAME or AWS_PROFILE)")
+    assert aws.failure("x", botocore.exceptions.NoRegionError()).startswith("no AWS region while x: pass --region")
+    denied = botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}},
+                                             "ListObjectsV2")
+    assert aws.failure("listing the input s3://b/", denied) == (
+        "failed while listing the input s3://b/. AWS said: An error occurred (AccessDenied) when calling the "
+        "ListObjectsV2 operation: Access Denied")
+    assert aws.error_code(denied) == "AccessDenied" and aws.is_aws_error(denied)
