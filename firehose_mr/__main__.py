@@ -1,6 +1,7 @@
-"""`python3 -S firehose_mr COMMAND ARGS...`: how run_local.sh and submit_step.sh start the
-package. The folder is run as a program, so nothing needs installing: a copy of the project is
-enough, on a laptop or an EMR node. COMMAND is run_local or submit_step.
+"""`python3 -S firehose_mr run_local ARGS...` and `python3 firehose_mr submit_step ARGS...`: how
+run_local.sh and submit_step.sh start the package (submit_step without -S: boto3 lives in
+site-packages). The folder is run as a program, so nothing else needs installing for run_local:
+a copy of the project is enough, on a laptop or an EMR node.
 
 This file is read by whatever python3 a machine has, so it keeps to syntax that any Python 3
 parses, and says so in one line where that Python is older than the project's floor."""
@@ -25,7 +26,7 @@ def main():
         elif command == "submit_step":
             from firehose_mr.submit.cli import command_line
         else:
-            sys.stderr.write("usage: python3 -S firehose_mr run_local|submit_step ARGS...\n")
+            sys.stderr.write("usage: python3 firehose_mr run_local|submit_step ARGS...\n")
             sys.exit(2)
         command_line(PROJECT, sys.argv[2:])
     except KeyboardInterrupt:  # a ^C before the command handles it: nothing was started yet

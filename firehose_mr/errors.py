@@ -8,3 +8,7 @@ class UsageError(Exception):
 
 class TaskFailed(Exception):
     """A task, or the job, failed: the report to print (exit status 1)."""
+
+
+class NotInstalled(UsageError):
+    """A dependency that is missing: one line that says how to install it, exit status 2."""

@@ -151,3 +151,15 @@ def key_reach(pattern: str) -> Callable[[str], Optional[List[str]]]:
 def reaches_visible(parts: List[str]) -> bool:
     """Whether a file reached through these parts is input: no part is a hidden name."""
     return not any(hidden(part) for part in parts)
+
+
+def glob_reaches(pattern: str, key: str) -> bool:
+    """Whether a glob over S3 keys reaches the object at `key` as input: it matches the key, or
+    a folder above it (whose whole subtree a job reads with input.dir.recursive), and no part
+    from the matched one down is a hidden name."""
+    for expanded in expand_slashed_braces(pattern):
+        parts = key_reach(expanded)(key)
+        if parts is not None and reaches_visible(parts):
+            return True
+    return False
+

@@ -8,8 +8,9 @@ usage() {
 Usage: tests/run.sh [PYTEST ARGS...]
 
 Creates .venv (if missing), installs the pinned test dependencies from
-tests/requirements.txt into it, and runs pytest on tests/. Real Apache Hadoop
-is resolved by Maven the first time the Hadoop tests run (cached in ~/.m2).
+tests/requirements.txt (which includes requirements.txt) into it, and runs
+pytest on tests/. Real Apache Hadoop is resolved by Maven the first time the
+Hadoop tests run (cached in ~/.m2).
 
   tests/run.sh               the whole suite
   tests/run.sh -m hadoop     only the real-Hadoop conformance tests
@@ -40,10 +41,12 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! cmp -s tests/requirements.txt "$stamp"; then
+# Installed anew when either pin list changes (tests/requirements.txt includes requirements.txt).
+wanted="$(cat requirements.txt tests/requirements.txt)"
+if [ ! -f "$stamp" ] || [ "$wanted" != "$(cat "$stamp")" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   "$venv/bin/python" -m pip install --quiet -r tests/requirements.txt
-  cp tests/requirements.txt "$stamp"
+  printf '%s\n' "$wanted" >"$stamp"
 fi
 
 export PATH="$venv/bin:$PATH"

@@ -12,6 +12,8 @@ import pytest
 
 from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import REDUCER, REPO, SAMPLE_DATA, clean_env
+from firehose_mr.globs import glob_reaches
+from firehose_mr.submit import emr_logs
 from hadoop_support import Hadoop, hadoop, part_files  # noqa: F401
 
 pytestmark = [pytest.mark.hadoop, pytest.mark.aws]
@@ -40,8 +42,10 @@ def dry_run_args(aws: AwsServer, code: str, output: str) -> List[str]:  # noqa: 
                              "-D", "mapreduce.job.name=firehose mr, 'nightly'", "--", *FLAGS],
                             env=aws.env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    add_steps = shlex.split([line for line in result.stdout.splitlines() if " add-steps " in line][0])
-    return json.loads(add_steps[add_steps.index("--steps") + 1])[0]["Args"]
+    lines = result.stdout.splitlines()  # the step's JSON: in the here-document that --steps file:// reads
+    add_steps = shlex.split([line for line in lines if " add-steps " in line][0])
+    step_file = add_steps[add_steps.index("--steps") + 1][len("file://"):]
+    return json.loads(lines[lines.index("cat > %s <<'JSON'" % step_file) + 1])[0]["Args"]
 
 
 def local_pipeline(flags: List[str]) -> bytes:
@@ -88,11 +92,9 @@ def test_the_step_runs_on_hadoop_streaming_and_mapper_py_gets_the_flags(
 
 
 def probable_cause(log: Path) -> str:
-    """submit_step.sh's own probable_cause (the script, sourced, does not run main) on a log."""
-    result = subprocess.run(["bash", "-c", 'source "$1"; output=s3://b/out; probable_cause "$2" "$2"', "bash",
-                             str(SCRIPT), str(log)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    """submit_step.sh's own probable cause (firehose_mr.submit.emr_logs) of a log."""
+    text = log.read_text()
+    return emr_logs.probable_cause(text, text, "s3://b/out")
 
 
 @pytest.mark.parametrize("case, mapper, input_glob, cause", [
@@ -122,12 +124,8 @@ GLOBS = ["2017/02/*/10/*", "2017/02/2[78]/*/*", "2017/{02/27,03/01}/*/*", "2017/
 
 
 def keys_in_reach(glob: str) -> List[str]:
-    """submit_step.sh's keys_in_reach (the script, sourced) over GLOB_TREE."""
-    result = subprocess.run(["bash", "-c", 'source "$1"; keys_in_reach "$2"', "bash", str(SCRIPT), glob],
-                            input="".join(key + "\n" for key in GLOB_TREE), capture_output=True, text=True,
-                            timeout=30)
-    assert result.returncode == 0, result.stderr
-    return sorted(result.stdout.splitlines())
+    """The keys of GLOB_TREE that submit_step.sh takes the glob to reach (firehose_mr.globs)."""
+    return sorted(key for key in GLOB_TREE if glob_reaches(glob, key))
 
 
 def test_the_keys_a_glob_reaches_are_those_hadoop_reads(hadoop: Hadoop, tmp_path: Path) -> None:  # noqa: F811
