@@ -272,8 +272,8 @@ def run(project: str, argv: List[str]) -> None:
     layout = plan.Layout(options.inputs, options.output, options.code, options.log_uri)
     for warning in plan.placement_notes(layout):
         note(warning)
+    check_flags_locally(project, options.job_flags)  # before any AWS setting is needed
     clients = aws.connect(project, options.profile, options.region)
-    check_flags_locally(project, options.job_flags)
 
     # Pre-flight: read-only requests only, before anything is uploaded or started.
     log_uri = options.log_uri
