@@ -108,7 +108,7 @@ def run_hadoop(opts: Options, here: str) -> int:
     output = None  # type: Optional[Output]
     try:
         if opts.output and not is_uri(opts.output):
-            output = Output(opts.output, opts.force, create=False)
+            output = Output(opts.output, opts.force, here, create=False)
             target = output.staging
         elif opts.output:
             target = opts.output

@@ -50,7 +50,7 @@ def run_emulated(opts: Options, here: str) -> int:
     args = opts.inputs or [os.path.join(here, "sample_data")]
     files = resolve_inputs(args)
     splits = input_splits(files, opts.block_size)
-    output = Output(opts.output, opts.force) if opts.output else None
+    output = Output(opts.output, opts.force, here) if opts.output else None
     try:  # from here on, whatever happens (a signal too), the temporary directories go
         if output is not None:
             output.check_holds_no_input(splits)

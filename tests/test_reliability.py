@@ -1,0 +1,108 @@
+"""run_local.sh under careless or unlucky use (issue 20): nothing the user did not ask to delete
+is deleted, no data is lost without a word, and the exit status says what happened.
+
+Everything runs run_local.sh as a process, as a user would, and checks what is left on disk,
+the exit status and the lines on stderr against what Hadoop does or what the README promises."""
+import os
+import subprocess
+from pathlib import Path
+
+from conftest import REPO, clean_env
+from test_run_local import RUN_LOCAL, output_files, run_local, write_tree
+
+
+def tree(root: Path) -> dict:
+    """Every path below root (folders end in /), with each file's bytes."""
+    found = {}
+    for folder, dirs, files in os.walk(str(root)):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(folder, name), str(root)) + "/"] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            found[os.path.relpath(path, str(root))] = Path(path).read_bytes()
+    return found
+
+
+def run_waiting_on_a_pipe(tmp_path: Path, args: list, meanwhile) -> subprocess.CompletedProcess:
+    """run_local.sh ARGS over tmp_path/in, whose file b is a named pipe: `meanwhile()` runs while
+    the job waits for its data."""
+    write_tree(tmp_path / "in", {"a": b'{"k":1}\n'})
+    fifo = tmp_path / "in" / "b"
+    os.mkfifo(str(fifo))
+    proc = subprocess.Popen([str(RUN_LOCAL)] + [str(a) for a in args] + ["in", "--", "--key", "k"],
+                            cwd=str(tmp_path), env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    with open(str(fifo), "wb") as writer:
+        meanwhile()
+        writer.write(b'{"k":2}\n')
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# -- --force deletes only what an earlier job wrote -----------------------------------------------
+
+def test_force_never_deletes_a_folder_named_like_a_part_file(tmp_path):
+    write_tree(tmp_path / "out", {"part-00000": b"old\t1\n", "_SUCCESS": b"",
+                                  "part-00001/notes.txt": b"mine", "part-00001/part-00000": b"mine too"})
+    before = tree(tmp_path / "out")
+    run = run_local(["-o", tmp_path / "out", "--force"], check=False)
+    assert run.returncode == 2 and run.stderr == (
+        "run_local.sh: output directory %s holds part-00001, which no job writes: --force replaces only "
+        "an earlier job's output (part files and _SUCCESS); choose another DIR, or remove this one "
+        "yourself\n" % (tmp_path / "out"))
+    assert tree(tmp_path / "out") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_force_never_deletes_what_was_added_to_the_folder_while_the_job_ran(tmp_path):
+    """Even a file named like a part file: it is not what the earlier job left. The run fails
+    with one line, leaving the folder as it is and writing nothing."""
+    write_tree(tmp_path / "out", {"part-00000": b"old\t1\n", "_SUCCESS": b"", ".part-00000.crc": b"c"})
+    for added in ("notes.txt", "part-00007"):
+        def add() -> None:
+            (tmp_path / "out" / added).write_bytes(b"mine")
+        before = dict(tree(tmp_path / "out"), **{added: b"mine"})
+        run = run_waiting_on_a_pipe(tmp_path, ["-o", "out", "--force"], add)
+        err = run.stderr.decode()
+        assert run.returncode == 1, err
+        assert ("run_local.sh: the output directory %s now holds %s, which the earlier job did not write "
+                "(it changed while this job ran): it is left as it is, and this job's output is not "
+                "written\n" % (tmp_path / "out", added)) in err
+        assert err.endswith("run_local.sh: failed; no output written\n") and "Traceback" not in err
+        assert tree(tmp_path / "out") == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+        (tmp_path / "out" / added).unlink()
+        for path in (tmp_path / "in").iterdir():
+            path.unlink()
+    changed = run_waiting_on_a_pipe(tmp_path, ["-o", "out", "--force"],
+                                    lambda: (tmp_path / "out" / "part-00000").write_bytes(b"edited\n"))
+    assert changed.returncode == 1 and b"now holds part-00000, which the earlier" in changed.stderr
+    assert output_files(tmp_path / "out")["part-00000"] == b"edited\n"
+
+
+def test_force_still_replaces_an_earlier_jobs_output(tmp_path):
+    write_tree(tmp_path / "in", {"f": b'{"k":1}\n'})
+    for _ in range(2):
+        run_local(["-o", tmp_path / "out", "--force", tmp_path / "in", "--", "--key", "k"])
+        assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"1\t1\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+
+
+def test_an_output_folder_that_holds_the_current_directory_home_or_project_is_refused(tmp_path):
+    """An empty folder passes for an earlier job's output: not the current directory, nor a
+    new home folder, nor a folder that holds either."""
+    here = tmp_path / "work" / "here"
+    home = tmp_path / "home"
+    here.mkdir(parents=True)
+    home.mkdir()
+    cases = [(".", "the current directory", here), ("..", "the current directory", here),
+             (str(home), "the home folder", home), (str(REPO), "the project folder", REPO)]
+    for output, what, folder in cases:
+        run = run_local(["-o", output, "--force", REPO / "sample_data"], cwd=here,
+                        env=clean_env(HOME=str(home)), check=False)
+        assert run.returncode == 2 and run.stderr == (
+            "run_local.sh: output directory %s is or holds %s (%s): choose another DIR\n"
+            % (output, what, folder)), run.stderr
+        assert here.is_dir() and home.is_dir() and list(here.iterdir()) == list(home.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "work"]
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["here"]
