@@ -3,11 +3,14 @@ is deleted, no data is lost without a word, and the exit status says what happen
 
 Everything runs run_local.sh as a process, as a user would, and checks what is left on disk,
 the exit status and the lines on stderr against what Hadoop does or what the README promises."""
+import gzip
 import os
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, clean_env
+import pytest
+
+from conftest import REPO, clean_env, shell
 from test_run_local import RUN_LOCAL, output_files, run_local, write_tree
 
 
@@ -106,3 +109,27 @@ def test_an_output_folder_that_holds_the_current_directory_home_or_project_is_re
         assert here.is_dir() and home.is_dir() and list(here.iterdir()) == list(home.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "work"]
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["here"]
+
+
+# -- data that would be lost without a word -------------------------------------------------------
+
+GZIP_REFUSED = "is gzip data under a name Hadoop does not decompress (it goes by the .gz ending"
+
+
+@pytest.mark.parametrize("name", ["stream-1-2017-02-27-14-00-00-abc", "events.json", "events.GZ"])
+def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path, name):
+    """Hadoop decompresses by the name alone (.GZ is not .gz): these bytes would be read as
+    lines of text, every record malformed."""
+    records = b'{"k":1}\n' * 1000
+    write_tree(tmp_path, {"in/fine.gz": gzip.compress(records), "in/2017/" + name: gzip.compress(records)})
+    for given in ("in", "in/2017/" + name, "in/*/*"):
+        run = run_local(["-o", "out", given], cwd=tmp_path, check=False)
+        assert run.returncode == 2 and run.stderr.startswith(
+            "run_local.sh: input %s %s" % (os.path.join("in", "2017", name), GZIP_REFUSED)), run.stderr
+        assert run.stderr.count("\n") == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    piped = shell("%s -o out <(gzip -c < in/fine.gz)" % RUN_LOCAL, cwd=tmp_path, check=False)
+    err = piped.stderr.decode()
+    assert piped.returncode == 1 and "run_local.sh: cannot read input /dev/fd/" in err
+    assert "it " + GZIP_REFUSED in err and err.endswith("run_local.sh: failed; no output written\n"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

@@ -22,7 +22,8 @@ INPUT (default: sample_data next to this script)
   FILE                one map task for the file (one per split if it is larger than 1.1
                       splits: see --block-size); .gz, .bz2 and .deflate are decompressed;
                       .zip, .parquet, .orc (Hadoop would read them as text) and .snappy,
-                      .lz4, .zst, .lzo are refused
+                      .lz4, .zst, .lzo are refused, as is gzip under a name
+                      without .gz (Hadoop would read its bytes as text)
   DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
                       as Hadoop's FileInputFormat skips them
   'GLOB'              a pattern expanded here as Hadoop expands it: *, ?, [...], [!...] or

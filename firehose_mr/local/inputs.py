@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from .. import aws
 from ..errors import UsageError
-from ..formats import COMPRESSED, refusal_by_name
+from ..formats import COMPRESSED, HEAD_SIZE, refusal_by_content, refusal_by_name
 from ..globs import (GlobError, expand_slashed_braces, has_wildcard, key_reach, literal_folders,
                      local_glob, reaches_visible)
 from ..hadoop import SPLIT_SLOP, hidden, split_ranges, split_size
@@ -106,6 +107,7 @@ def local_file(path: str) -> Input:
         size = os.path.getsize(path)
     except OSError as error:  # a broken link, most often
         raise UsageError("input %s: %s" % (path, error.strerror))
+    check_content(path, path)
     return Input(path, size, "file:" + os.path.abspath(path), path)
 
 
@@ -114,6 +116,22 @@ def check_readable(name: str) -> None:
     refusal = refusal_by_name(name)
     if refusal is not None:
         raise UsageError("input %s: %s" % (name, refusal))
+
+
+def check_content(path: str, name: str) -> None:
+    """Refuse a file whose first bytes show that Hadoop would misread it, such as gzip under a
+    name without .gz (see formats.refusal_by_content). Only a plain file is looked at: the
+    bytes of a named pipe can be read only once, by its map task."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return
+        with open(path, "rb") as f:
+            head = f.read(HEAD_SIZE)
+    except OSError as error:
+        raise UsageError("input %s: %s" % (name, error.strerror))
+    refusal = refusal_by_content(name, head)
+    if refusal is not None:
+        raise UsageError("input %s is %s" % (name, refusal))
 
 
 def walk(top: str) -> Iterator[str]:

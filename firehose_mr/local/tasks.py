@@ -16,7 +16,7 @@ from . import PROG
 from .commands import Commands
 from .feed import already_lines, cut_output, feed_files_as_records, feed_records, feed_split
 from .forkserver import ForkServer
-from .inputs import S3_LISTED, Input
+from .inputs import S3_LISTED, Input, check_content
 from .pipeline import Stage, pipeline
 
 
@@ -263,6 +263,8 @@ def download(job: Job, inputs: List[Input]) -> None:
         source.path = os.path.join(targets[origin], *relative.split("/"))
         if not os.path.isfile(source.path):
             raise TaskFailed("%s: %s was not downloaded" % (PROG, source.name))
+        if source.start == 0:
+            check_content(source.path, source.name)
 
 
 def download_filters(origin: str, wanted: List[str]) -> List[str]:
