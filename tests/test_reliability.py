@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, clean_env, shell
-from test_run_local import RUN_LOCAL, output_files, run_local, write_tree
+from test_run_local import RUN_LOCAL, output_files, run_local, script, write_tree
 
 
 def tree(root: Path) -> dict:
@@ -133,3 +133,24 @@ def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path
     assert piped.returncode == 1 and "run_local.sh: cannot read input /dev/fd/" in err
     assert "it " + GZIP_REFUSED in err and err.endswith("run_local.sh: failed; no output written\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+# -- the exit status says what happened ------------------------------------------------------------
+
+def test_a_reader_of_stderr_that_leaves_changes_nothing_of_the_job(tmp_path):
+    """`2>&1 | head`: the job still writes its output, and its exit status says so. The
+    reader leaves at once (true) or after the first line, while tasks still report theirs."""
+    script(tmp_path, "chatty.py", "data = sys.stdin.buffer.read()\n"
+           "sys.stderr.write('a line from a task\\n' * 2000)\nsys.stdout.buffer.write(data)\n")
+    write_tree(tmp_path / "in", {"f%d" % n: b"k\t%d\n" % n for n in range(8)})
+    for reader, mapper in (("true", []), ("head -n 1", ["--mapper", "chatty.py", "-j", "1"])):
+        result = shell("%s -o out %s in 2>&1 | %s >/dev/null; echo \"exit status ${PIPESTATUS[0]}\""
+                       % (RUN_LOCAL, " ".join(mapper), reader), cwd=tmp_path)
+        assert result.stdout == b"exit status 0\n", (reader, result)
+        assert sorted(output_files(tmp_path / "out")) == ["_SUCCESS", "part-00000"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["chatty.py", "in", "out"]
+        (tmp_path / "out" / "_SUCCESS").unlink()
+        (tmp_path / "out" / "part-00000").unlink()
+        (tmp_path / "out").rmdir()
+    closed = shell("%s -o out in 2>&-" % RUN_LOCAL, cwd=tmp_path, check=False)
+    assert closed.returncode == 0 and sorted(output_files(tmp_path / "out")) == ["_SUCCESS", "part-00000"]

@@ -201,9 +201,62 @@ def on_terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+class Console:
+    """sys.stderr (or its buffer), whose reader may leave (`2>&1 | head`) or whose terminal
+    may go away: from then on, what is written to it goes to /dev/null. The job goes on and
+    ends as it would have, so that its exit status and its output agree."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.buffer = None  # type: Any  # for sys.stderr: its buffer, as a Console too
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError:
+            self.gone()
+            return len(data)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            self.gone()
+
+    def gone(self) -> None:
+        """Standard error on /dev/null, and what this stream still held flushed there."""
+        write_nowhere(2)
+        try:
+            self.stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def write_nowhere(fd: int) -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def console() -> Console:
+    """sys.stderr as a Console; one on /dev/null if the run started with it closed (2>&-)."""
+    stream = sys.stderr
+    if stream is None:
+        write_nowhere(2)
+        stream = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    wrapped = Console(stream)
+    wrapped.buffer = Console(stream.buffer)
+    return wrapped
+
+
 def command_line(here: str, argv: List[str]) -> None:
     """`run_local.sh ARGS...`: runs the job of the pair in folder `here`, and exits with its
     status."""
+    sys.stderr = console()  # type: ignore[assignment]
     signal.signal(signal.SIGTERM, on_terminate)
     signal.signal(signal.SIGHUP, on_terminate)  # the terminal, or the ssh session, went away
     try:
