@@ -5,12 +5,14 @@ Everything runs run_local.sh as a process, as a user would, and checks what is l
 the exit status and the lines on stderr against what Hadoop does or what the README promises."""
 import gzip
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_env, shell
+from conftest import REPO, clean_env, shell, sigint_at_default
 from test_run_local import RUN_LOCAL, output_files, run_local, script, write_tree
 
 
@@ -87,7 +89,7 @@ def test_force_still_replaces_an_earlier_jobs_output(tmp_path):
     write_tree(tmp_path / "in", {"f": b'{"k":1}\n'})
     for _ in range(2):
         run_local(["-o", tmp_path / "out", "--force", tmp_path / "in", "--", "--key", "k"])
-        assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"1\t1\n"}
+        assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"k\t1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
 
@@ -154,3 +156,28 @@ def test_a_reader_of_stderr_that_leaves_changes_nothing_of_the_job(tmp_path):
         (tmp_path / "out").rmdir()
     closed = shell("%s -o out in 2>&-" % RUN_LOCAL, cwd=tmp_path, check=False)
     assert closed.returncode == 0 and sorted(output_files(tmp_path / "out")) == ["_SUCCESS", "part-00000"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_once_the_output_is_in_place_changes_nothing(tmp_path, signum):
+    """The commit is the point of no return: a signal that arrives once DIR is in place (here
+    while the work directory, made large by the reducer, is being removed) neither turns the
+    run into an interrupted one nor leaves the work directory behind."""
+    script(tmp_path, "litter.py", "folder = os.path.join(os.environ['TMPDIR'], 'litter')\nos.mkdir(folder)\n"
+           "for n in range(5000):\n    open(os.path.join(folder, str(n)), 'w').close()\n"
+           "sys.stdout.buffer.write(sys.stdin.buffer.read())\n")
+    write_tree(tmp_path / "in", {"f": b"k\t1\n"})
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([str(RUN_LOCAL), "--mapper", "cat", "--reducer", "litter.py", "-o", "out", "in"],
+                            cwd=str(tmp_path), env=clean_env(TMPDIR=str(tmp_path / "tmp")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_at_default)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out" / "_SUCCESS").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.0005)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"interrupted" not in err, err
+    assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"k\t1\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "litter.py", "out", "tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 from ..errors import TaskFailed, UsageError
 from ..hadoop import LOCAL_BLOCK_SIZE, is_uri
 from . import PROG
+from .stopping import committed
 
 USAGE = """\
 Usage: run_local.sh [OPTIONS] [INPUT...] [-- JOB FLAGS...]
@@ -257,11 +258,14 @@ def command_line(here: str, argv: List[str]) -> None:
     """`run_local.sh ARGS...`: runs the job of the pair in folder `here`, and exits with its
     status."""
     sys.stderr = console()  # type: ignore[assignment]
-    signal.signal(signal.SIGTERM, on_terminate)
-    signal.signal(signal.SIGHUP, on_terminate)  # the terminal, or the ssh session, went away
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal, or the ssh session, went away
+        if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves it: ignored by the job too
+            signal.signal(signum, on_terminate)
     try:
         sys.exit(main(here, argv))
     except KeyboardInterrupt:
+        if committed():  # after the point of no return (see stopping.py): the run has succeeded
+            sys.exit(0)
         try:
             sys.stderr.write("%s: interrupted; no output written\n" % PROG)
         except OSError:  # no terminal left to say it on

@@ -18,6 +18,7 @@ from ..hadoop import QuotingError, is_uri, job_counters, quote_arg, split_args
 from . import PROG
 from .output import Output, emit_merged
 from .progress import print_counters
+from .stopping import mark_committed, signals_held
 
 if TYPE_CHECKING:
     from .cli import Options
@@ -104,11 +105,14 @@ def run_hadoop(opts: Options, here: str) -> int:
     for arg in inputs:
         if not is_uri(arg) and not os.path.exists(arg) and not has_wildcard(arg):
             raise UsageError("input path does not exist: %s" % arg)
-    work = tempfile.mkdtemp(prefix="run_local-hadoop-")
+    work = None  # type: Optional[str]
     output = None  # type: Optional[Output]
-    try:
-        if opts.output and not is_uri(opts.output):
-            output = Output(opts.output, opts.force, here, create=False)
+    try:  # from here on, whatever happens (a signal too), the temporary directories go
+        with signals_held():  # made and known at once
+            work = tempfile.mkdtemp(prefix="run_local-hadoop-")
+            if opts.output and not is_uri(opts.output):
+                output = Output(opts.output, opts.force, here, create=False)
+        if output is not None:
             target = output.staging
         elif opts.output:
             target = opts.output
@@ -142,7 +146,9 @@ def run_hadoop(opts: Options, here: str) -> int:
                              % (PROG, proc.returncode))
             return 1
         if output is not None:
-            output.commit(success_marker=False)
+            with signals_held():  # the point of no return, in one step
+                output.commit(success_marker=False)
+                mark_committed()
             output = None
         status = 0
         if not opts.output:
@@ -151,8 +157,10 @@ def run_hadoop(opts: Options, here: str) -> int:
         print_counters(counters)
         return status
     finally:
-        if output is not None:
-            output.discard()
-        shutil.rmtree(work, ignore_errors=True)
+        with signals_held():  # a second ^C does not cut the clean-up short
+            if output is not None:
+                output.discard()
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
 
 

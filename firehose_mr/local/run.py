@@ -16,6 +16,7 @@ from .inputs import Input, input_splits, resolve_inputs
 from .output import Output, emit_merged, stdout_open, within
 from .pipeline import FlagsRefused
 from .progress import Progress, print_counters
+from .stopping import mark_committed, signals_held
 from .tasks import Job, download, run_map, run_reduce, run_tasks
 
 if TYPE_CHECKING:
@@ -50,25 +51,32 @@ def run_emulated(opts: Options, here: str) -> int:
     args = opts.inputs or [os.path.join(here, "sample_data")]
     files = resolve_inputs(args)
     splits = input_splits(files, opts.block_size)
-    output = Output(opts.output, opts.force, here) if opts.output else None
+    output = None  # type: Optional[Output]
     try:  # from here on, whatever happens (a signal too), the temporary directories go
-        if output is not None:
+        if opts.output:
+            with signals_held():  # made and known at once
+                output = Output(opts.output, opts.force, here)
             output.check_holds_no_input(splits)
         elif not stdout_open():
             raise UsageError("standard output is closed: give -o DIR for the result")
         warn_of_overlaps(args, files, output)  # of a run that goes on
-        work = tempfile.mkdtemp(prefix="run_local-")
+        work = None  # type: Optional[str]
         try:
+            with signals_held():
+                work = tempfile.mkdtemp(prefix="run_local-")
             output_uri = "file:" + os.path.abspath(opts.output or os.path.join(work, "out"))
             job = Job(opts.reducers, opts.jobs, output_uri, work)
             if opts.mapper is None:
                 job.own_mapper = cmds.mapper
             return run_job(job, cmds, splits, output, opts.fork_server)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            with signals_held():  # a second ^C does not cut the clean-up short
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)
     finally:
         if output is not None:
-            output.discard()  # after a commit, nothing is left to discard
+            with signals_held():
+                output.discard()  # after a commit, nothing is left to discard
 
 
 def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Output],
@@ -96,7 +104,9 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
             run_tasks(job, [(run_reduce, job, cmds, r, len(splits)) for r in range(job.reducers)])
         progress.finish()
         if output is not None:
-            output.commit(success_marker=True)
+            with signals_held():  # the point of no return, in one step
+                output.commit(success_marker=True)
+                mark_committed()
             status = 0
         else:
             out = job.out_dir
