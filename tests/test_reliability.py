@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, clean_env, shell, sigint_at_default
+from hadoop_support import hadoop  # noqa: F401  (a fixture)
 from test_run_local import RUN_LOCAL, output_files, run_local, script, write_tree
 
 
@@ -135,6 +136,51 @@ def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path
     assert piped.returncode == 1 and "run_local.sh: cannot read input /dev/fd/" in err
     assert "it " + GZIP_REFUSED in err and err.endswith("run_local.sh: failed; no output written\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def text_of(kib: int) -> bytes:
+    """About `kib` KiB of 100-byte lines."""
+    return (b"x" * 99 + b"\n") * (kib * 1024 // 100)
+
+
+# What real Hadoop 3.3.6 does with `-mapper 'head -n 1'` (test_a_mapper_that_stops_reading_...
+# _fails_on_hadoop pins it): the task fails with a broken pipe once more than PipeMapRed's 128 KiB
+# buffer of its input is left unread; less is only warned of at the end.
+HEAD_PASSES = {60: True, 120: True, 140: False, 1000: False}
+
+
+@pytest.mark.parametrize("kib", sorted(HEAD_PASSES))
+def test_a_mapper_that_stops_reading_fails_as_on_hadoop(tmp_path, kib):
+    write_tree(tmp_path, {"in/plain": text_of(kib), "gz/packed.gz": gzip.compress(text_of(kib))})
+    for given, name in (("in", os.path.join("in", "plain")), ("gz", os.path.join("gz", "packed.gz"))):
+        run = run_local(["--mapper", "head -n 1", "--reducer", "cat", "-o", "out-" + given, given],
+                        cwd=tmp_path, check=False)
+        if HEAD_PASSES[kib]:
+            assert run.returncode == 0, run.describe()
+            assert output_files(tmp_path / ("out-" + given))["part-00000"] == b"x" * 99 + b"\t\n"
+        else:
+            assert run.returncode == 1, run.describe()
+            assert run.stderr.startswith(
+                "run_local.sh: mapper stopped reading its input with more than 128 KiB of it left, on "
+                "input %s (map task 0): Hadoop fails such a task (java.io.IOException: Broken pipe), "
+                "and the job with it\n  command: " % name), run.stderr
+            assert run.stderr.endswith("run_local.sh: failed; no output written\n")
+            assert not (tmp_path / ("out-" + given)).exists()
+    split = run_local(["--mapper", "head -n 1", "--reducer", "cat", "--block-size", str(kib * 1024 // 2),
+                       "in"], cwd=tmp_path, check=False)  # two splits, each fed through a pipe
+    assert split.returncode == (0 if kib <= 120 * 2 else 1), split.describe()
+
+
+@pytest.mark.hadoop
+def test_a_mapper_that_stops_reading_fails_on_hadoop(tmp_path, hadoop):  # noqa: F811
+    for kib, passes in sorted(HEAD_PASSES.items()):
+        (tmp_path / ("in%d" % kib)).write_bytes(text_of(kib))
+        run = hadoop.streaming(["-input", "file://%s/in%d" % (tmp_path, kib), "-output",
+                                "file://%s/out%d" % (tmp_path, kib), "-mapper", "head -n 1",
+                                "-reducer", "cat"], tmp_path, check=False)
+        assert (run.returncode == 0) == passes, run.describe()
+        if not passes:
+            assert "java.io.IOException: Broken pipe" in run.console
 
 
 # -- the exit status says what happened ------------------------------------------------------------
