@@ -5,6 +5,7 @@ Everything runs run_local.sh as a process, as a user would, and checks what is l
 the exit status and the lines on stderr against what Hadoop does or what the README promises."""
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_env, shell, sigint_at_default
+from conftest import MAPPER, REDUCER, REPO, clean_env, shell, sigint_at_default
 from hadoop_support import hadoop  # noqa: F401  (a fixture)
 from test_run_local import RUN_LOCAL, output_files, run_local, script, write_tree
 
@@ -227,3 +228,72 @@ def test_a_signal_once_the_output_is_in_place_changes_nothing(tmp_path, signum):
     assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"k\t1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "litter.py", "out", "tmp"]
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# -- the pair's tasks forked by the fork server behave as a new python3 would ----------------------
+
+BOTH_WAYS = ([], ["--no-fork-server"])
+
+
+def project_with(folder: Path, reducer_body: str) -> Path:
+    """run_local.sh, its package and the pair copied into folder, reducer.py replaced by
+    reducer_body (the fork server forks the scripts that sit beside run_local.sh)."""
+    folder.mkdir(parents=True)
+    for source in (RUN_LOCAL, MAPPER, REDUCER):
+        shutil.copy2(str(source), str(folder / source.name))
+    shutil.copytree(str(REPO / "firehose_mr"), str(folder / "firehose_mr"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "reducer.py").write_text("#!/usr/bin/env python3\nimport os, sys\n" + reducer_body)
+    return folder / "run_local.sh"
+
+
+def sigint_ignored() -> None:
+    """For Popen(preexec_fn=...): started as a script starts a background job (cmd &)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS, ids=["forked", "new-processes"])
+def test_a_job_started_with_sigint_ignored_keeps_it_ignored_in_its_tasks(tmp_path, way):
+    """A ^C to the terminal reaches a background job of a script too: it ignores it, and so do
+    its tasks, as every python3 started from it would."""
+    write_tree(tmp_path / "in", {"a": b'{"k":1}\n'})
+    fifo = tmp_path / "in" / "b"
+    os.mkfifo(str(fifo))
+    proc = subprocess.Popen([str(RUN_LOCAL)] + way + ["-o", "out", "in", "--", "--key", "k"],
+                            cwd=str(tmp_path), env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=sigint_ignored)
+    deadline = time.monotonic() + 60
+    while True:  # until the pipe's map task reads it: its mapper has started
+        try:
+            writer = os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+    try:
+        time.sleep(0.5)  # the mapper waits for its input
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.write(writer, b'{"k":2}\n')
+    finally:
+        os.close(writer)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"1\t1\n2\t1\n"}
+
+
+def test_a_forked_task_that_closes_its_stderr_ends_as_python_does(tmp_path):
+    """reducer.py, its stdout gone, closes stderr and exits 141: CPython's exit does not flush
+    a closed stream, so the status stays 141 (a flush that fails would make it 120)."""
+    copy = project_with(tmp_path / "project", "sys.stdin.buffer.read()\nsys.stderr.write('gives up\\n')\n"
+                        "sys.stderr.close()\nsys.exit(141)\n")
+    write_tree(tmp_path, {"in": b'{"k":1}\n'})
+    python = subprocess.run([shutil.which("python3"), "-S", str(tmp_path / "project" / "reducer.py")],
+                            input=b"k\t1\n", capture_output=True, timeout=60)
+    assert python.returncode == 141
+    for way in BOTH_WAYS:
+        result = subprocess.run([str(copy)] + way + ["in"], cwd=str(tmp_path), env=clean_env(),
+                                capture_output=True, timeout=120)
+        err = result.stderr.decode()
+        assert result.returncode == 1 and "run_local.sh: reducer failed (exit status 141) on reduce task 0" in err, (way, err)
+        assert "    gives up\n" in err
