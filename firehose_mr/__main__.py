@@ -2,24 +2,28 @@
 package. The folder is run as a program, so nothing needs installing: a copy of the project is
 enough, on a laptop or an EMR node. COMMAND is run_local or submit_step.
 
+run_local.sh runs this file itself, `python3 -S firehose_mr/__main__.py run_local ARGS...`: a
+folder is run through runpy, whose imports take tens of milliseconds in which a ^C could only
+end in a traceback.
+
 This file is read by whatever python3 a machine has, so it keeps to syntax that any Python 3
 parses, and says so in one line where that Python is older than the project's floor."""
-import os
-import sys
+import sys  # built in: nothing to import before the try in main()
 
-PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOOR = (3, 7)
 
 
 def main():
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     prog = command + ".sh"
-    if sys.version_info < FLOOR:
-        sys.stderr.write("%s: needs Python %d.%d or newer; python3 here is %s\n"
-                         % (prog, FLOOR[0], FLOOR[1], sys.version.split()[0]))
-        sys.exit(2)
-    sys.path[0] = PROJECT  # the package by its name, not its modules by their bare names
-    try:
+    try:  # from the first moment: a ^C before the command handles it gets one line too
+        if sys.version_info < FLOOR:
+            sys.stderr.write("%s: needs Python %d.%d or newer; python3 here is %s\n"
+                             % (prog, FLOOR[0], FLOOR[1], sys.version.split()[0]))
+            sys.exit(2)
+        import os
+        project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sys.path[0] = project  # the package by its name, not its modules by their bare names
         if command == "run_local":
             from firehose_mr.local.cli import command_line
         elif command == "submit_step":
@@ -27,10 +31,17 @@ def main():
         else:
             sys.stderr.write("usage: python3 -S firehose_mr run_local|submit_step ARGS...\n")
             sys.exit(2)
-        command_line(PROJECT, sys.argv[2:])
-    except KeyboardInterrupt:  # a ^C before the command handles it: nothing was started yet
+        command_line(project, sys.argv[2:])
+    except KeyboardInterrupt:  # nothing was started yet (or a second ^C came while it said so)
+        say_interrupted(prog)
+
+
+def say_interrupted(prog):
+    try:
         sys.stderr.write("%s: interrupted; no output written\n" % prog)
-        sys.exit(130)
+    except (KeyboardInterrupt, OSError, AttributeError):  # one more ^C, or no stderr to say it on
+        pass
+    sys.exit(130)
 
 
 if __name__ == "__main__":

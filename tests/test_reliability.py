@@ -5,6 +5,7 @@ Everything runs run_local.sh as a process, as a user would, and checks what is l
 the exit status and the lines on stderr against what Hadoop does or what the README promises."""
 import gzip
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,6 +138,37 @@ def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path
     assert piped.returncode == 1 and "run_local.sh: cannot read input /dev/fd/" in err
     assert "it " + GZIP_REFUSED in err and err.endswith("run_local.sh: failed; no output written\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def without_root_privileges() -> list:
+    """The command prefix under which folder permissions bite: as root, setpriv takes away the
+    capabilities that let root read any folder (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): permissions do not apply to root")
+    return [setpriv, "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_a_glob_that_reaches_an_unreadable_folder_fails_as_a_folder_input_does(tmp_path):
+    """Hadoop fails the job (Permission denied); skipping the folder would give a partial
+    result without a word."""
+    write_tree(tmp_path / "in", {"2017/01/a": b'{"k":1}\n', "2017/02/b": b'{"k":2}\n'})
+    locked = tmp_path / "in" / "2017" / "02"
+    prefix = without_root_privileges()
+    locked.chmod(0)
+    try:
+        for given in ("in/2017/*/*", "in/*/0[12]/b", "in"):
+            result = subprocess.run(prefix + [str(RUN_LOCAL), "-o", "out", given, "--", "--key", "k"],
+                                    cwd=str(tmp_path), env=clean_env(), capture_output=True, timeout=120)
+            err = result.stderr.decode()
+            assert result.returncode == 2 and err == "run_local.sh: input %s: cannot read the folder %s " \
+                "(Permission denied)\n" % (given, os.path.join("in", "2017", "02")), (given, err)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    finally:
+        locked.chmod(0o755)
 
 
 def text_of(kib: int) -> bytes:
@@ -297,3 +329,33 @@ def test_a_forked_task_that_closes_its_stderr_ends_as_python_does(tmp_path):
         err = result.stderr.decode()
         assert result.returncode == 1 and "run_local.sh: reducer failed (exit status 141) on reduce task 0" in err, (way, err)
         assert "    gives up\n" in err
+
+
+# -- a ^C at any moment --------------------------------------------------------------------------
+
+PROJECT_FRAME = re.compile(r'File "%s/[^"]*", line [1-9]' % re.escape(str(REPO)))
+
+
+def test_a_sigint_in_the_first_moments_gives_one_line_and_130():
+    """^C (to the whole group, as a terminal sends it) at moments spread over the start-up. Before
+    CPython installs its handler the process just ends (130 to the shell, nothing said); once
+    the first line of the runner has run, the answer is one line and 130 (or the run has
+    finished). A traceback may come only from CPython's own start-up, before that first line
+    (its frames: <frozen ...> modules, or line 0 of the script): never from runpy or from a line
+    of this project."""
+    seen = []
+    for n in range(24):
+        proc = subprocess.Popen([str(RUN_LOCAL), "--", "--key", "response"], cwd=str(REPO), env=clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=sigint_at_default)
+        time.sleep(n * 0.005)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        text = err.decode("utf-8", "replace")
+        seen.append((proc.returncode, text))
+        assert "runpy" not in text and not PROJECT_FRAME.search(text), text
+        if "Traceback" not in text:
+            assert (proc.returncode, text) in ((-signal.SIGINT, ""), (130, "run_local.sh: interrupted; no output "
+                                                                        "written\n")) \
+                or (proc.returncode == 0 and "Counters:" in text), (proc.returncode, text)
+    assert sum(1 for status, text in seen if status == 130 and "Traceback" not in text) >= 3, seen
