@@ -16,7 +16,7 @@ import pytest
 
 from conftest import MAPPER, REDUCER, REPO, clean_env, shell, sigint_at_default
 from hadoop_support import hadoop  # noqa: F401  (a fixture)
-from test_run_local import RUN_LOCAL, output_files, run_local, script, write_tree
+from test_run_local import RUN_LOCAL, gone, output_files, run_local, script, write_tree
 
 
 def tree(root: Path) -> dict:
@@ -359,3 +359,36 @@ def test_a_sigint_in_the_first_moments_gives_one_line_and_130():
                                                                         "written\n")) \
                 or (proc.returncode == 0 and "Counters:" in text), (proc.returncode, text)
     assert sum(1 for status, text in seen if status == 130 and "Traceback" not in text) >= 3, seen
+
+
+@pytest.mark.hadoop
+@pytest.mark.parametrize("how", ["kill", "^C"])
+def test_a_stopped_hadoop_run_stops_the_job_and_its_tasks_and_leaves_nothing(tmp_path, hadoop, how):  # noqa: F811
+    """`kill` (SIGTERM to run_local.sh alone) or ^C (SIGINT to its group) while the real
+    Hadoop's map task runs: the job and its task end, and nothing of it is left (no output
+    folder, no work folder), then or later."""
+    started = tmp_path / "started"
+    started.mkdir()
+    script(tmp_path, "slow.py", "open(os.path.join(%r, str(os.getpid())), 'w').close()\n"
+           "import time\ntime.sleep(120)\nsys.stdout.write(sys.stdin.read())\n" % str(started))
+    write_tree(tmp_path / "in", {"a": b"1\n"})
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([str(RUN_LOCAL), "--hadoop", "--mapper", "slow.py", "-o", "out", "in"],
+                            cwd=str(tmp_path), env=hadoop.env(TMPDIR=str(tmp_path / "tmp")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=sigint_at_default)
+    deadline = time.monotonic() + 180
+    while not list(started.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    if how == "^C":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.endswith(b"run_local.sh: interrupted; no output written\n"), err
+    tasks = [int(p.name) for p in started.iterdir()]
+    assert all(gone(pid) for pid in tasks), tasks  # ended before run_local.sh did
+    time.sleep(3)  # nothing comes back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "slow.py", "started", "tmp"]
+    assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("run_local")] == []

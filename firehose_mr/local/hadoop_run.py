@@ -7,9 +7,11 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from typing import TYPE_CHECKING, List, Optional
 
 from ..errors import UsageError
@@ -87,6 +89,39 @@ def hadoop_command(argv: List[str], here: str, shipped: List[str], default: bool
     return " ".join(words)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End the hadoop process and everything in its group (its JVM, the job's tasks): SIGTERM,
+    and SIGKILL to what is left after STOP_GRACE seconds, so that no task writes into the
+    output folder once it is removed."""
+    group = proc.pid
+    signals = [signal.SIGTERM, signal.SIGKILL]
+    deadline = time.monotonic()
+    while True:
+        if signals and time.monotonic() >= deadline:
+            try:
+                os.killpg(group, signals.pop(0))
+            except OSError:  # ProcessLookupError: the group has ended
+                break
+            deadline = time.monotonic() + STOP_GRACE
+        if proc.poll() is not None and not group_alive(group):
+            break
+        if not signals and time.monotonic() >= deadline:
+            break  # only processes that SIGKILL cannot end (in uninterruptible I/O) are left
+        time.sleep(0.05)
+    proc.wait()
+
+
+STOP_GRACE = 5.0
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except OSError:
+        return False
+
+
 def run_hadoop(opts: Options, here: str) -> int:
     if "-" in opts.inputs:
         raise UsageError("--hadoop cannot read standard input")
@@ -131,17 +166,23 @@ def run_hadoop(opts: Options, here: str) -> int:
         for arg in inputs:
             command += ["-input", hadoop_path(arg)]
         command += ["-output", hadoop_path(target)]
-        try:
-            proc = subprocess.Popen(command, cwd=work, stderr=subprocess.PIPE)
+        try:  # in a process group of its own, which stop() ends with all its tasks
+            proc = subprocess.Popen(command, cwd=work, stderr=subprocess.PIPE, start_new_session=True)
         except OSError as err:
             raise UsageError("--hadoop needs hadoop on PATH: %s" % err)
         report = []  # type: List[str]
-        for raw in proc.stderr:
-            sys.stderr.buffer.write(raw)
-            report.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            for raw in proc.stderr:
+                sys.stderr.buffer.write(raw)
+                report.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            proc.wait()
+        except BaseException:  # ^C, SIGTERM, SIGHUP: the job stops before its output is removed
+            with signals_held():
+                stop(proc)
+            raise
         counters = job_counters(report)
         sys.stderr.flush()
-        if proc.wait() != 0:
+        if proc.returncode != 0:
             sys.stderr.write("%s: hadoop failed (exit status %d); no output written\n"
                              % (PROG, proc.returncode))
             return 1
