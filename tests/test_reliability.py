@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import MAPPER, REDUCER, REPO, clean_env, shell, sigint_at_default
 from hadoop_support import hadoop  # noqa: F401  (a fixture)
 from test_run_local import RUN_LOCAL, gone, output_files, run_local, script, write_tree
@@ -392,3 +393,34 @@ def test_a_stopped_hadoop_run_stops_the_job_and_its_tasks_and_leaves_nothing(tmp
     time.sleep(3)  # nothing comes back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "slow.py", "started", "tmp"]
     assert [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("run_local")] == []
+
+
+# -- s3:// input ----------------------------------------------------------------------------------
+
+@pytest.mark.aws
+def test_s3_keys_are_read_exactly_as_they_are(aws: AwsServer):  # noqa: F811
+    """Keys that begin or end with spaces, or hold two in a row: each object is listed, copied
+    and read once, as Hadoop reads it."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="spaces")
+    keys = [" leading", "  two leading", "trailing ", "a  b", "plain", " folder/x", "in/ x"]
+    for n, key in enumerate(keys):
+        s3.put_object(Bucket="spaces", Key=key, Body=b"%s\t%d\n" % (key.encode(), n))
+    aws.clear_requests()
+    run = run_local(["--mapper", "cat", "--reducer", "cat", "s3://spaces/"], env=aws.env())
+    assert run.stdout == b"".join(sorted(b"%s\t%d\n" % (key.encode(), n) for n, key in enumerate(keys))), run.describe()
+    one = run_local(["--mapper", "cat", "--reducer", "cat", "s3://spaces/ leading"], env=aws.env())
+    assert one.stdout == b" leading\t0\n"
+    assert aws.changing_requests() == []
+
+
+@pytest.mark.aws
+def test_an_s3_object_of_gzip_bytes_under_a_name_without_gz_is_refused(aws: AwsServer, tmp_path):  # noqa: F811
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="renamed")
+    s3.put_object(Bucket="renamed", Key="firehose/a.gz", Body=gzip.compress(b'{"k":1}\n'))
+    s3.put_object(Bucket="renamed", Key="firehose/stream-1", Body=gzip.compress(b'{"k":2}\n'))
+    run = run_local(["-o", tmp_path / "out", "s3://renamed/firehose/"], env=aws.env(), check=False)
+    assert run.returncode == 2 and run.stderr.startswith(
+        "run_local.sh: input s3://renamed/firehose/stream-1 " + GZIP_REFUSED), run.stderr
+    assert list(tmp_path.iterdir()) == []

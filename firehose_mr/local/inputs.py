@@ -2,6 +2,7 @@
 and the map tasks' splits of them."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -223,13 +224,14 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
 
 def s3_listing(bucket: str, prefix: str, asked: str) -> List[Tuple[int, str]]:
     """(size, key) of every object whose key starts with prefix (folder markers left out)."""
-    listing = aws.cli(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, prefix)])
-    if listing.returncode not in (0, 1):
+    listing = aws.list_objects(bucket, prefix)
+    if listing.returncode != 0:
         said = listing.stderr.decode("utf-8", "replace").strip().splitlines() or ["(nothing said)"]
         raise UsageError("cannot list s3://%s/%s: %s" % (bucket, asked, said[-1]))
-    objects = []  # type: List[Tuple[int, str]]
-    for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
-        fields = line.split(None, 3)
-        if len(fields) == 4 and not fields[3].endswith("/"):
-            objects.append((int(fields[2]), fields[3]))
-    return objects
+    try:
+        contents = json.loads(listing.stdout.decode("utf-8") or "{}").get("Contents") or []
+        objects = [(int(item["Size"]), item["Key"]) for item in contents]
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UsageError("cannot list s3://%s/%s: the AWS CLI's listing is not what it should be "
+                         "(%s: %s)" % (bucket, asked, type(error).__name__, error))
+    return [(size, key) for size, key in objects if not key.endswith("/")]
