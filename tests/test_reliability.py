@@ -332,6 +332,42 @@ def test_a_forked_task_that_closes_its_stderr_ends_as_python_does(tmp_path):
         assert "    gives up\n" in err
 
 
+def mounted_small_disk(folder: Path) -> bool:
+    """A 256 KiB tmpfs on folder, if this process may mount one (root with CAP_SYS_ADMIN)."""
+    folder.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                          capture_output=True, timeout=60).returncode == 0
+
+
+def test_a_full_disk_is_named_as_the_cause(tmp_path):
+    """The reducer's output, or a map task's in the work folder, does not fit: the report says
+    what could not be written and why, not only that the task then died of a broken pipe.
+    Where no file system can be mounted here, `ulimit -f` stands in for the full disk
+    (the write then fails with "File too large")."""
+    events = b"".join(b'{"k":"key%06d"}\n' % n for n in range(100000))
+    write_tree(tmp_path, {"in/events": events})
+    small = tmp_path / "small"
+    mounted = mounted_small_disk(small)
+    try:
+        limit = "" if mounted else "ulimit -f 200; "
+        why = "No space left on device" if mounted else "File too large"
+        cases = [("-o small/out", "", "reduce task 0"),
+                 ("-o out", "TMPDIR=%s " % small, "input in/events (map task 0)")]
+        for flags, env, what in cases[:1 if not mounted else 2]:
+            result = shell("%s%s%s %s in -- --key k" % (limit, env, RUN_LOCAL, flags), cwd=tmp_path, check=False)
+            err = result.stderr.decode()
+            assert result.returncode == 1, err
+            assert err.startswith("run_local.sh: cannot write the output of %s: %s\n" % (
+                what if mounted else "input in/events (map task 0)", why)), err
+            assert err.endswith("run_local.sh: failed; no output written\n") and "Traceback" not in err
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "small"] and list(small.iterdir()) == []
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(small)], check=True, timeout=60)
+
+
 # -- a ^C at any moment --------------------------------------------------------------------------
 
 PROJECT_FRAME = re.compile(r'File "%s/[^"]*", line [1-9]' % re.escape(str(REPO)))

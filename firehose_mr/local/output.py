@@ -139,7 +139,13 @@ class Output:
             except TaskFailed:
                 self.put_back(aside)
                 raise
-        os.replace(self.staging, self.path)
+            try:
+                os.replace(self.staging, self.path)
+            except OSError:
+                self.put_back(aside)
+                raise
+        else:
+            os.replace(self.staging, self.path)
         self.discard()
 
     def check_unchanged(self, folder: str) -> None:

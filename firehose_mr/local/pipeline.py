@@ -130,7 +130,8 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
             try:
                 collect(procs[-1][1].stdout)
             except (ValueError, OSError) as err:
-                collect_error = "%s: cannot write the output of %s: %s" % (PROG, what, err)
+                collect_error = "%s: cannot write the output of %s: %s" % (
+                    PROG, what, err.strerror if isinstance(err, OSError) and err.strerror else err)
             procs[-1][1].stdout.close()
     except BaseException:
         if previous is not None and previous not in (stdin, intake.pipe):
@@ -151,6 +152,8 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
     shown = []  # type: List[str]
     if feeder is not None and feeder.error and not job.failed.is_set():
         report = "%s: cannot read %s: %s" % (PROG, what, feeder.error)
+    if report is None and not job.failed.is_set():
+        report = collect_error  # the cause (a full disk, most often); a stage that failed then, its effect
     failed = []  # type: List[Tuple[str, subprocess.Popen, List[str]]]
     for stage, proc, err_path in procs:
         lines = job.absorb_stderr(err_path)
@@ -163,7 +166,6 @@ def pipeline(job: Job, stages: List[Stage], what: str, tag: str, stdin: Optional
                 said = re.sub(r"^mapper\.py: (error: )?", "", lines[-1] if lines else "")
                 raise FlagsRefused("%s: mapper.py refuses the job flags: %s" % (PROG, said))
         report = failure_report(failed, what)
-    report = report or collect_error
     if report is None and unread > STREAM_BUFFER and not job.failed.is_set():
         report = cut_short_report(procs[0][0], procs[0][1], what, shown)
     if report:

@@ -117,9 +117,9 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
         progress.finish()
         sys.stderr.write("%s\n" % refused)
         return 2
-    except TaskFailed as failure:
+    except (TaskFailed, OSError) as failure:  # OSError: the work or output folder's disk full, most often
         progress.finish()
-        sys.stderr.write("%s\n" % failure)
+        sys.stderr.write("%s\n" % (failure if isinstance(failure, TaskFailed) else cannot_write(failure)))
         print_counters(job.counters)  # of the tasks that ran, as Hadoop shows them for a failed job
         sys.stderr.write("%s: failed; no output written\n" % PROG)
         return 1
@@ -127,3 +127,10 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
         job.kill_all()
         if job.fork_server is not None:
             job.fork_server.close()
+
+
+def cannot_write(error: OSError) -> str:
+    """What this run could not do, and why, in one line."""
+    if error.filename is None:
+        return "%s: %s" % (PROG, error.strerror or error)
+    return "%s: cannot write %s: %s" % (PROG, error.filename, error.strerror or error)
