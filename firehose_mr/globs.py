@@ -115,7 +115,8 @@ def local_glob(pattern: str) -> List[str]:
                               for name in sorted(listed(c or ".", pattern)) if matches(name)]
             else:
                 candidates = [os.path.join(c, unescaped(part)) for c in candidates]
-        found.update(c for c in candidates if c and looked_up(c, pattern, False) and not hidden(os.path.basename(c)))
+        found.update(c for c in candidates
+                     if c and looked_up(c, pattern, False) and not hidden(os.path.basename(c)))
     return sorted(found)
 
 

@@ -93,7 +93,7 @@ def test_force_still_replaces_an_earlier_jobs_output(tmp_path):
     write_tree(tmp_path / "in", {"f": b'{"k":1}\n'})
     for _ in range(2):
         run_local(["-o", tmp_path / "out", "--force", tmp_path / "in", "--", "--key", "k"])
-        assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"k\t1\n"}
+        assert output_files(tmp_path / "out") == {"_SUCCESS": b"", "part-00000": b"1\t1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
 
@@ -328,7 +328,8 @@ def test_a_forked_task_that_closes_its_stderr_ends_as_python_does(tmp_path):
         result = subprocess.run([str(copy)] + way + ["in"], cwd=str(tmp_path), env=clean_env(),
                                 capture_output=True, timeout=120)
         err = result.stderr.decode()
-        assert result.returncode == 1 and "run_local.sh: reducer failed (exit status 141) on reduce task 0" in err, (way, err)
+        assert result.returncode == 1, (way, err)
+        assert "run_local.sh: reducer failed (exit status 141) on reduce task 0" in err, (way, err)
         assert "    gives up\n" in err
 
 
@@ -356,13 +357,15 @@ def test_a_full_disk_is_named_as_the_cause(tmp_path):
         cases = [("-o small/out", "", "reduce task 0"),
                  ("-o out", "TMPDIR=%s " % small, "input in/events (map task 0)")]
         for flags, env, what in cases[:1 if not mounted else 2]:
-            result = shell("%s%s%s %s in -- --key k" % (limit, env, RUN_LOCAL, flags), cwd=tmp_path, check=False)
+            result = shell("%s%s%s %s in -- --key k" % (limit, env, RUN_LOCAL, flags), cwd=tmp_path,
+                           check=False)
             err = result.stderr.decode()
             assert result.returncode == 1, err
             assert err.startswith("run_local.sh: cannot write the output of %s: %s\n" % (
                 what if mounted else "input in/events (map task 0)", why)), err
             assert err.endswith("run_local.sh: failed; no output written\n") and "Traceback" not in err
-            assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "small"] and list(small.iterdir()) == []
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "small"]
+            assert list(small.iterdir()) == []
     finally:
         if mounted:
             subprocess.run(["umount", str(small)], check=True, timeout=60)
@@ -392,15 +395,16 @@ def test_a_sigint_in_the_first_moments_gives_one_line_and_130():
         seen.append((proc.returncode, text))
         assert "runpy" not in text and not PROJECT_FRAME.search(text), text
         if "Traceback" not in text:
-            assert (proc.returncode, text) in ((-signal.SIGINT, ""), (130, "run_local.sh: interrupted; no output "
-                                                                        "written\n")) \
-                or (proc.returncode == 0 and "Counters:" in text), (proc.returncode, text)
+            said = (proc.returncode, text)
+            assert said in ((-signal.SIGINT, ""), (130, "run_local.sh: interrupted; no output written\n")) \
+                or (proc.returncode == 0 and "Counters:" in text), said
     assert sum(1 for status, text in seen if status == 130 and "Traceback" not in text) >= 3, seen
 
 
 @pytest.mark.hadoop
 @pytest.mark.parametrize("how", ["kill", "^C"])
-def test_a_stopped_hadoop_run_stops_the_job_and_its_tasks_and_leaves_nothing(tmp_path, hadoop, how):  # noqa: F811
+def test_a_stopped_hadoop_run_stops_the_job_and_its_tasks_and_leaves_nothing(  # noqa: F811
+        tmp_path, hadoop, how):
     """`kill` (SIGTERM to run_local.sh alone) or ^C (SIGINT to its group) while the real
     Hadoop's map task runs: the job and its task end, and nothing of it is left (no output
     folder, no work folder), then or later."""
@@ -444,14 +448,16 @@ def test_s3_keys_are_read_exactly_as_they_are(aws: AwsServer):  # noqa: F811
         s3.put_object(Bucket="spaces", Key=key, Body=b"%s\t%d\n" % (key.encode(), n))
     aws.clear_requests()
     run = run_local(["--mapper", "cat", "--reducer", "cat", "s3://spaces/"], env=aws.env())
-    assert run.stdout == b"".join(sorted(b"%s\t%d\n" % (key.encode(), n) for n, key in enumerate(keys))), run.describe()
+    expected = b"".join(sorted(b"%s\t%d\n" % (key.encode(), n) for n, key in enumerate(keys)))
+    assert run.stdout == expected, run.describe()
     one = run_local(["--mapper", "cat", "--reducer", "cat", "s3://spaces/ leading"], env=aws.env())
     assert one.stdout == b" leading\t0\n"
     assert aws.changing_requests() == []
 
 
 @pytest.mark.aws
-def test_an_s3_object_of_gzip_bytes_under_a_name_without_gz_is_refused(aws: AwsServer, tmp_path):  # noqa: F811
+def test_an_s3_object_of_gzip_bytes_under_a_name_without_gz_is_refused(  # noqa: F811
+        aws: AwsServer, tmp_path):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="renamed")
     s3.put_object(Bucket="renamed", Key="firehose/a.gz", Body=gzip.compress(b'{"k":1}\n'))

@@ -31,8 +31,8 @@ INPUT (default: sample_data next to this script)
                       [^...], {a,b} (also across /), \\ escapes; quote it from the shell
   -                   standard input (one map task; gzip is recognised by its magic bytes)
   s3://BUCKET/PREFIX  every object under the prefix (a glob in the key works too), listed with
-                      `aws s3api list-objects-v2` and copied into the work directory (under $TMPDIR) with one
-                      `aws s3 cp --recursive`, so it runs on an EMR master node
+                      `aws s3api list-objects-v2` and copied into the work directory (under
+                      $TMPDIR) with one `aws s3 cp --recursive`, so it runs on an EMR master node
 
 Options
   -o, --output DIR    write part-00000... and an empty _SUCCESS into DIR, which must not exist

@@ -119,7 +119,7 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
         return 2
     except (TaskFailed, OSError) as failure:  # OSError: the work or output folder's disk full, most often
         progress.finish()
-        sys.stderr.write("%s\n" % (failure if isinstance(failure, TaskFailed) else cannot_write(failure)))
+        sys.stderr.write("%s\n" % (failure if isinstance(failure, TaskFailed) else one_line(failure)))
         print_counters(job.counters)  # of the tasks that ran, as Hadoop shows them for a failed job
         sys.stderr.write("%s: failed; no output written\n" % PROG)
         return 1
@@ -129,8 +129,8 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
             job.fork_server.close()
 
 
-def cannot_write(error: OSError) -> str:
-    """What this run could not do, and why, in one line."""
+def one_line(error: OSError) -> str:
+    """What this run could not do, and why."""
     if error.filename is None:
         return "%s: %s" % (PROG, error.strerror or error)
-    return "%s: cannot write %s: %s" % (PROG, error.filename, error.strerror or error)
+    return "%s: %s: %s" % (PROG, error.filename, error.strerror or error)
