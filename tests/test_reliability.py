@@ -384,7 +384,10 @@ def test_a_sigint_in_the_first_moments_gives_one_line_and_130():
     (its frames: <frozen ...> modules, or line 0 of the script): never from runpy or from a line
     of this project."""
     seen = []
-    for n in range(24):
+    answered = 0  # runs that said their one line: at least 3 (later moments on a slow machine)
+    for n in range(80):
+        if n >= 24 and answered >= 3:
+            break
         proc = subprocess.Popen([str(RUN_LOCAL), "--", "--key", "response"], cwd=str(REPO), env=clean_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                 preexec_fn=sigint_at_default)
@@ -394,11 +397,12 @@ def test_a_sigint_in_the_first_moments_gives_one_line_and_130():
         text = err.decode("utf-8", "replace")
         seen.append((proc.returncode, text))
         assert "runpy" not in text and not PROJECT_FRAME.search(text), text
+        answered += proc.returncode == 130 and "Traceback" not in text
         if "Traceback" not in text:
             said = (proc.returncode, text)
             assert said in ((-signal.SIGINT, ""), (130, "run_local.sh: interrupted; no output written\n")) \
                 or (proc.returncode == 0 and "Counters:" in text), said
-    assert sum(1 for status, text in seen if status == 130 and "Traceback" not in text) >= 3, seen
+    assert answered >= 3, seen
 
 
 @pytest.mark.hadoop
