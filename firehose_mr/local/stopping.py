@@ -28,14 +28,15 @@ def signals_held() -> Iterator[None]:
     meanwhile raises KeyboardInterrupt then, unless the run has committed its output."""
     previous = [(signum, signal.getsignal(signum)) for signum in STOPPING]
     for signum, handler in previous:
-        if handler != signal.SIG_IGN:
+        if handler not in (signal.SIG_IGN, None):
             signal.signal(signum, note)
     try:
         yield
     finally:
         if not State.committed:
             for signum, handler in previous:
-                signal.signal(signum, handler)
+                if handler is not None:  # None: a handler not set from Python, left as it is
+                    signal.signal(signum, handler)
             if State.noted is not None:
                 State.noted = None
                 raise KeyboardInterrupt
