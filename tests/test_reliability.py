@@ -280,21 +280,21 @@ def project_with(folder: Path, reducer_body: str) -> Path:
     return folder / "run_local.sh"
 
 
-def sigint_ignored() -> None:
-    """For Popen(preexec_fn=...): started as a script starts a background job (cmd &)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 @pytest.mark.parametrize("way", BOTH_WAYS, ids=["forked", "new-processes"])
-def test_a_job_started_with_sigint_ignored_keeps_it_ignored_in_its_tasks(tmp_path, way):
-    """A ^C to the terminal reaches a background job of a script too: it ignores it, and so do
-    its tasks, as every python3 started from it would."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP], ids=["sigint", "sighup"])
+def test_a_job_started_with_a_signal_ignored_keeps_it_ignored_in_its_tasks(tmp_path, way, signum):
+    """A ^C to the terminal reaches a background job of a script too (started with SIGINT
+    ignored), and a closed terminal a job under nohup (SIGHUP ignored): the job ignores it,
+    and so do its tasks, as every python3 started from it would."""
+    def ignored() -> None:  # for Popen(preexec_fn=...)
+        signal.signal(signum, signal.SIG_IGN)
+
     write_tree(tmp_path / "in", {"a": b'{"k":1}\n'})
     fifo = tmp_path / "in" / "b"
     os.mkfifo(str(fifo))
     proc = subprocess.Popen([str(RUN_LOCAL)] + way + ["-o", "out", "in", "--", "--key", "k"],
                             cwd=str(tmp_path), env=clean_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=sigint_ignored)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=ignored)
     deadline = time.monotonic() + 60
     while True:  # until the pipe's map task reads it: its mapper has started
         try:
@@ -305,7 +305,7 @@ def test_a_job_started_with_sigint_ignored_keeps_it_ignored_in_its_tasks(tmp_pat
             time.sleep(0.05)
     try:
         time.sleep(0.5)  # the mapper waits for its input
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         time.sleep(0.5)
         os.write(writer, b'{"k":2}\n')
     finally:
