@@ -113,6 +113,9 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
             status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], job.work)
         print_counters(job.counters)
         return status
+    except UsageError:  # an input refused once copied (an s3:// object's first bytes)
+        progress.finish()
+        raise
     except FlagsRefused as refused:  # bad usage, found by the first map task
         progress.finish()
         sys.stderr.write("%s\n" % refused)
