@@ -185,6 +185,8 @@ def warm_up_argparse(argparse):
 
 def serve():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C is the engine's to handle
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the runner for this start-up (forkserver.py)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
