@@ -23,6 +23,8 @@ import threading
 from contextlib import contextmanager
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .stopping import start_thread
+
 # The modules mapper.py and reducer.py import (checked by a test), and shutil, which
 # argparse imports each time it builds a parser.
 PRELOADED = ("argparse", "collections", "datetime", "decimal", "json", "math", "operator", "os", "re", "shutil",
@@ -118,7 +120,7 @@ class ForkServer:
         self.requests = {}  # type: Dict[int, ForkedProcess]
         self.by_pid = {}  # type: Dict[int, ForkedProcess]
         self.reader = threading.Thread(target=self._read_answers, daemon=True)
-        self.reader.start()
+        start_thread(self.reader)
 
     def warm(self, scripts: List[str]) -> None:
         """Have the server run these scripts' top level once (see forkserver_main.py)."""

@@ -16,7 +16,7 @@ from .inputs import Input, input_splits, resolve_inputs
 from .output import Output, emit_merged, stdout_open, within
 from .pipeline import FlagsRefused
 from .progress import Progress, print_counters
-from .stopping import mark_committed, signals_held
+from .stopping import mark_committed, signals_held, start_thread
 from .tasks import Job, download, run_map, run_reduce, run_tasks
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
     """The map and reduce tasks of one run, in job.work; the exit status."""
     progress = Progress(job, len(splits), sum(i.size for i in splits))
     if sys.stderr.isatty():
-        progress.start()
+        start_thread(progress)
     try:
         if fork_server and cmds.own and ForkServer.available():
             job.fork_server = ForkServer(dict(os.environ))  # it starts while the scripts compile

@@ -6,6 +6,7 @@ left; from it on, the run has succeeded, and a signal that arrives changes nothi
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -50,3 +51,13 @@ def mark_committed() -> None:
 
 def committed() -> bool:
     return State.committed
+
+
+def start_thread(thread: threading.Thread) -> None:
+    """thread.start(), from the main thread, with signals held: a KeyboardInterrupt inside it
+    can leave its Condition's lock broken (CPython), and end the run in a RuntimeError."""
+    if threading.current_thread() is not threading.main_thread():  # no signal arrives there
+        thread.start()
+        return
+    with signals_held():
+        thread.start()
