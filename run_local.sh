@@ -15,4 +15,6 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "run_local.sh: needs python3 on PATH" >&2
   exit 2
 fi
-exec python3 -S "$(dirname "${BASH_SOURCE[0]}")/firehose_mr" run_local "$@"
+# The package's __main__.py run as a file: a folder would be run through runpy, whose start-up
+# leaves a ^C nothing to end in but a traceback.
+exec python3 -S "$(dirname "${BASH_SOURCE[0]}")/firehose_mr/__main__.py" run_local "$@"

@@ -140,3 +140,13 @@ def head_bytes(s3: Any, bucket: str, key: str, size: int) -> bytes:
         if error_code(error) == "InvalidRange":  # an empty object
             return b""
         raise
+
+
+def list_objects(bucket: str, prefix: str) -> "subprocess.CompletedProcess[bytes]":
+    """`aws s3api list-objects-v2` of every object whose key starts with prefix, as JSON (the
+    CLI follows the pages): the keys exactly as they are, where `aws s3 ls` shows them in
+    columns that a key beginning with a space cannot be told from."""
+    args = ["s3api", "list-objects-v2", "--bucket", bucket, "--output", "json"]
+    if prefix:
+        args += ["--prefix", prefix]
+    return cli(args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from typing import Callable, List, Optional, Set
 
 from .hadoop import hidden
@@ -110,19 +111,36 @@ def local_glob(pattern: str) -> List[str]:
         for part in [p for p in expanded.split("/") if p]:
             matches = name_matcher(part)
             if has_wildcard(part):
-                candidates = [os.path.join(c, name) for c in candidates if os.path.isdir(c or ".")
-                              for name in sorted(listed(c or ".")) if matches(name)]
+                candidates = [os.path.join(c, name) for c in candidates if looked_up(c or ".", pattern, True)
+                              for name in sorted(listed(c or ".", pattern)) if matches(name)]
             else:
                 candidates = [os.path.join(c, unescaped(part)) for c in candidates]
-        found.update(c for c in candidates if c and os.path.lexists(c) and not hidden(os.path.basename(c)))
+        found.update(c for c in candidates
+                     if c and looked_up(c, pattern, False) and not hidden(os.path.basename(c)))
     return sorted(found)
 
 
-def listed(folder: str) -> List[str]:
+def looked_up(path: str, pattern: str, folder: bool) -> bool:
+    """Whether path is there (folder: and is a folder, links followed). A folder above it that
+    cannot be searched fails the glob, as an unreadable folder does (see listed)."""
+    try:
+        status = os.stat(path) if folder else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as error:
+        raise GlobError("input %s: cannot read the folder %s (%s)"
+                        % (pattern, os.path.dirname(path) or ".", error.strerror))
+    return stat.S_ISDIR(status.st_mode) or not folder
+
+
+def listed(folder: str, pattern: str) -> List[str]:
+    """The names in a folder that the pattern reaches. One that cannot be read fails the
+    glob, as it fails Hadoop's job (Permission denied): skipping it would lose its files
+    without a word."""
     try:
         return os.listdir(folder)
-    except OSError:  # unreadable: Hadoop's listing skips it too
-        return []
+    except OSError as error:
+        raise GlobError("input %s: cannot read the folder %s (%s)" % (pattern, folder, error.strerror))
 
 
 def literal_folders(key: str) -> str:

@@ -13,6 +13,9 @@ UTF8_BOM = b"\xef\xbb\xbf"  # dropped at the start of a file, as Hadoop's LineRe
 HIDDEN = ("_", ".")  # FileInputFormat's hiddenFileFilter: names that start so are not input
 LOCAL_BLOCK_SIZE = 32 << 20  # Hadoop's fs.local.block.size: the split size on a local file system
 SPLIT_SLOP = 1.1  # FileInputFormat: the last piece of a file may be up to 10 % over the split size
+# PipeMapRed writes a task's input through a buffer of this size: a task that stops reading with
+# more than this left fails with a broken pipe (what is left in it at the end is only warned of).
+STREAM_BUFFER = 128 << 10
 COUNTER_VALUE = re.compile(r"^([+-]?[0-9]+)$")
 # The groups of Hadoop's own counters in a job's report (the job's counters are the others).
 HADOOP_GROUPS = ("File System Counters", "Job Counters", "Map-Reduce Framework", "Shuffle Errors",

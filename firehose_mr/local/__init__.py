@@ -8,6 +8,7 @@
     tasks.py       the job: map tasks, the shuffle (sort), reduce tasks, the counters
     forkserver.py  starting the pair's tasks forked from a Python that has imported their modules
     output.py      -o DIR: staging, --force, the commit
+    stopping.py    ^C, SIGTERM and SIGHUP held off the commit and the clean-up
     hadoop_run.py  --hadoop: the same job through the real Hadoop
 """
 

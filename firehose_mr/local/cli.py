@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 from ..errors import TaskFailed, UsageError
 from ..hadoop import LOCAL_BLOCK_SIZE, is_uri
 from . import PROG
+from .stopping import committed
 
 USAGE = """\
 Usage: run_local.sh [OPTIONS] [INPUT...] [-- JOB FLAGS...]
@@ -24,15 +25,16 @@ INPUT (default: sample_data next to this script)
   FILE                one map task for the file (one per split if it is larger than 1.1
                       splits: see --block-size); .gz, .bz2 and .deflate are decompressed;
                       .zip, .parquet, .orc (Hadoop would read them as text) and .snappy,
-                      .lz4, .zst, .lzo are refused
+                      .lz4, .zst, .lzo are refused, as is gzip under a name
+                      without .gz (Hadoop would read its bytes as text)
   DIR                 every file below DIR (recursively); names starting with _ or . are skipped,
                       as Hadoop's FileInputFormat skips them
   'GLOB'              a pattern expanded here as Hadoop expands it: *, ?, [...], [!...] or
                       [^...], {a,b} (also across /), \\ escapes; quote it from the shell
   -                   standard input (one map task; gzip is recognised by its magic bytes)
   s3://BUCKET/PREFIX  every object under the prefix (a glob in the key works too), listed with
-                      `aws s3 ls` and copied into the work directory (under $TMPDIR) with one
-                      `aws s3 cp --recursive`, so it runs on an EMR master node
+                      `aws s3api list-objects-v2` and copied into the work directory (under
+                      $TMPDIR) with one `aws s3 cp --recursive`, so it runs on an EMR master node
 
 Options
   -o, --output DIR    write part-00000... and an empty _SUCCESS into DIR, which must not exist
@@ -252,14 +254,70 @@ def on_terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+class Console:
+    """sys.stderr (or its buffer), whose reader may leave (`2>&1 | head`) or whose terminal
+    may go away: from then on, what is written to it goes to /dev/null. The job goes on and
+    ends as it would have, so that its exit status and its output agree."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.buffer = None  # type: Any  # for sys.stderr: its buffer, as a Console too
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError:
+            self.gone()
+            return len(data)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError:
+            self.gone()
+
+    def gone(self) -> None:
+        """Standard error on /dev/null, and what this stream still held flushed there."""
+        write_nowhere(2)
+        try:
+            self.stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def write_nowhere(fd: int) -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def console() -> Console:
+    """sys.stderr as a Console; one on /dev/null if the run started with it closed (2>&-)."""
+    stream = sys.stderr
+    if stream is None:
+        write_nowhere(2)
+        stream = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    wrapped = Console(stream)
+    wrapped.buffer = Console(stream.buffer)
+    return wrapped
+
+
 def command_line(here: str, argv: List[str]) -> None:
     """`run_local.sh ARGS...`: runs the job of the pair in folder `here`, and exits with its
     status."""
-    signal.signal(signal.SIGTERM, on_terminate)
-    signal.signal(signal.SIGHUP, on_terminate)  # the terminal, or the ssh session, went away
+    sys.stderr = console()  # type: ignore[assignment]
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal, or the ssh session, went away
+        if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves it: ignored by the job too
+            signal.signal(signum, on_terminate)
     try:
         sys.exit(main(here, argv))
     except KeyboardInterrupt:
+        if committed():  # after the point of no return (see stopping.py): the run has succeeded
+            sys.exit(0)
         try:
             sys.stderr.write("%s: interrupted; no output written\n" % PROG)
         except OSError:  # no terminal left to say it on

@@ -9,7 +9,7 @@ import os
 import stat
 from typing import IO, Dict, Iterable, Iterator, List
 
-from ..formats import COMPRESSED, GZIP_MAGIC, decompressed
+from ..formats import COMPRESSED, GZIP_MAGIC, HEAD_SIZE, decompressed, refusal_by_content
 from ..hadoop import UTF8_BOM, LineCutter, as_records, hash_partition, split_bytes, whole_blocks
 
 
@@ -18,6 +18,10 @@ def feed_records(raw: IO[bytes], name: str, sink: IO[bytes]) -> None:
     a leading UTF-8 BOM dropped, lines cut like LineReader and ending in LF."""
     if name == "-":  # standard input: gzip is recognised by its magic bytes
         name = "-.gz" if raw.peek(2)[:2] == GZIP_MAGIC else "-"
+    else:  # a named pipe, most often: a file was looked at before the job (inputs.check_content)
+        refusal = refusal_by_content(name, raw.peek(HEAD_SIZE)[:HEAD_SIZE])
+        if refusal is not None:
+            raise ValueError("it is " + refusal)
     write_lines(without_bom(decompressed(raw, name)), sink)
 
 

@@ -20,7 +20,10 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .stopping import start_thread
 
 # The modules mapper.py and reducer.py import (checked by a test), and shutil, which
 # argparse imports each time it builds a parser.
@@ -52,6 +55,22 @@ def defines_only(source: bytes, path: str) -> bool:
                                    ast.Assign, ast.AnnAssign)):
             return False
     return True
+
+
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while the fork server starts, which inherits the mask: a ^C
+    in its first moments then waits until it ignores SIGINT (see forkserver_main.serve) instead
+    of ending its start-up in a traceback. This process still gets such a ^C: another thread
+    takes it, or this one once the mask is back."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class ForkedProcess:
@@ -90,7 +109,7 @@ class ForkServer:
 
     def __init__(self, env: Dict[str, str]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        with theirs, open(os.devnull, "rb") as nothing:
+        with theirs, open(os.devnull, "rb") as nothing, sigint_blocked():
             self.process = subprocess.Popen(
                 [sys.executable, "-S", SERVER, str(theirs.fileno()), ",".join(PRELOADED)],
                 stdin=nothing, stdout=subprocess.DEVNULL, env=env, pass_fds=[theirs.fileno()])
@@ -101,7 +120,7 @@ class ForkServer:
         self.requests = {}  # type: Dict[int, ForkedProcess]
         self.by_pid = {}  # type: Dict[int, ForkedProcess]
         self.reader = threading.Thread(target=self._read_answers, daemon=True)
-        self.reader.start()
+        start_thread(self.reader)
 
     def warm(self, scripts: List[str]) -> None:
         """Have the server run these scripts' top level once (see forkserver_main.py)."""

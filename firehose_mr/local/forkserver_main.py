@@ -22,6 +22,9 @@ import sys
 import types
 
 control = None  # type: socket.socket  # the socket to the runner, given by its fd in argv
+# Whether the job was started with SIGINT ignored (a background job in a script, nohup): a
+# python3 started then keeps it ignored, and so does a task forked from here.
+SIGINT_IGNORED = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 FD = array.array("i").itemsize
 codes = {}
 children = set()
@@ -87,7 +90,7 @@ def run_as_main(code, script, argv, env, fds, keep):
     # In the child: become the task's process, run the script, end as `python3 -S script` does.
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if SIGINT_IGNORED else signal.default_int_handler)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in set(fds) | keep:
@@ -116,6 +119,8 @@ def run_as_main(code, script, argv, env, fds, keep):
     if "atexit" in sys.modules:
         sys.modules["atexit"]._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or getattr(stream, "closed", False):  # as CPython's exit skips them
+            continue
         try:
             stream.flush()
         except Exception as error:  # as CPython's own exit reports it
@@ -180,6 +185,8 @@ def warm_up_argparse(argparse):
 
 def serve():
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C is the engine's to handle
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the runner for this start-up (forkserver.py)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)

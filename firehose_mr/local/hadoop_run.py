@@ -7,9 +7,11 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from typing import TYPE_CHECKING, List, Optional
 
 from ..errors import UsageError
@@ -18,6 +20,7 @@ from ..hadoop import QuotingError, is_uri, job_counters, quote_arg, split_args
 from . import PROG
 from .output import Output, emit_merged
 from .progress import print_counters
+from .stopping import mark_committed, signals_held
 
 if TYPE_CHECKING:
     from .cli import Options
@@ -86,6 +89,39 @@ def hadoop_command(argv: List[str], here: str, shipped: List[str], default: bool
     return " ".join(words)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """End the hadoop process and everything in its group (its JVM, the job's tasks): SIGTERM,
+    and SIGKILL to what is left after STOP_GRACE seconds, so that no task writes into the
+    output folder once it is removed."""
+    group = proc.pid
+    signals = [signal.SIGTERM, signal.SIGKILL]
+    deadline = time.monotonic()
+    while True:
+        if signals and time.monotonic() >= deadline:
+            try:
+                os.killpg(group, signals.pop(0))
+            except OSError:  # ProcessLookupError: the group has ended
+                break
+            deadline = time.monotonic() + STOP_GRACE
+        if proc.poll() is not None and not group_alive(group):
+            break
+        if not signals and time.monotonic() >= deadline:
+            break  # only processes that SIGKILL cannot end (in uninterruptible I/O) are left
+        time.sleep(0.05)
+    proc.wait()
+
+
+STOP_GRACE = 5.0
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except OSError:
+        return False
+
+
 def run_hadoop(opts: Options, here: str) -> int:
     if "-" in opts.inputs:
         raise UsageError("--hadoop cannot read standard input")
@@ -104,11 +140,14 @@ def run_hadoop(opts: Options, here: str) -> int:
     for arg in inputs:
         if not is_uri(arg) and not os.path.exists(arg) and not has_wildcard(arg):
             raise UsageError("input path does not exist: %s" % arg)
-    work = tempfile.mkdtemp(prefix="run_local-hadoop-")
+    work = None  # type: Optional[str]
     output = None  # type: Optional[Output]
-    try:
-        if opts.output and not is_uri(opts.output):
-            output = Output(opts.output, opts.force, create=False)
+    try:  # from here on, whatever happens (a signal too), the temporary directories go
+        with signals_held():  # made and known at once
+            work = tempfile.mkdtemp(prefix="run_local-hadoop-")
+            if opts.output and not is_uri(opts.output):
+                output = Output(opts.output, opts.force, here, create=False)
+        if output is not None:
             target = output.staging
         elif opts.output:
             target = opts.output
@@ -127,22 +166,30 @@ def run_hadoop(opts: Options, here: str) -> int:
         for arg in inputs:
             command += ["-input", hadoop_path(arg)]
         command += ["-output", hadoop_path(target)]
-        try:
-            proc = subprocess.Popen(command, cwd=work, stderr=subprocess.PIPE)
+        try:  # in a process group of its own, which stop() ends with all its tasks
+            proc = subprocess.Popen(command, cwd=work, stderr=subprocess.PIPE, start_new_session=True)
         except OSError as err:
             raise UsageError("--hadoop needs hadoop on PATH: %s" % err)
         report = []  # type: List[str]
-        for raw in proc.stderr:
-            sys.stderr.buffer.write(raw)
-            report.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            for raw in proc.stderr:
+                sys.stderr.buffer.write(raw)
+                report.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+            proc.wait()
+        except BaseException:  # ^C, SIGTERM, SIGHUP: the job stops before its output is removed
+            with signals_held():
+                stop(proc)
+            raise
         counters = job_counters(report)
         sys.stderr.flush()
-        if proc.wait() != 0:
+        if proc.returncode != 0:
             sys.stderr.write("%s: hadoop failed (exit status %d); no output written\n"
                              % (PROG, proc.returncode))
             return 1
         if output is not None:
-            output.commit(success_marker=False)
+            with signals_held():  # the point of no return, in one step
+                output.commit(success_marker=False)
+                mark_committed()
             output = None
         status = 0
         if not opts.output:
@@ -151,8 +198,10 @@ def run_hadoop(opts: Options, here: str) -> int:
         print_counters(counters)
         return status
     finally:
-        if output is not None:
-            output.discard()
-        shutil.rmtree(work, ignore_errors=True)
+        with signals_held():  # a second ^C does not cut the clean-up short
+            if output is not None:
+                output.discard()
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
 
 

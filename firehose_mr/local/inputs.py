@@ -2,13 +2,15 @@
 and the map tasks' splits of them."""
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from .. import aws
 from ..errors import UsageError
-from ..formats import COMPRESSED, refusal_by_name
+from ..formats import COMPRESSED, HEAD_SIZE, refusal_by_content, refusal_by_name
 from ..globs import (GlobError, expand_slashed_braces, has_wildcard, key_reach, literal_folders,
                      local_glob, reaches_visible)
 from ..hadoop import SPLIT_SLOP, hidden, split_ranges, split_size
@@ -106,6 +108,7 @@ def local_file(path: str) -> Input:
         size = os.path.getsize(path)
     except OSError as error:  # a broken link, most often
         raise UsageError("input %s: %s" % (path, error.strerror))
+    check_content(path, path)
     return Input(path, size, "file:" + os.path.abspath(path), path)
 
 
@@ -114,6 +117,22 @@ def check_readable(name: str) -> None:
     refusal = refusal_by_name(name)
     if refusal is not None:
         raise UsageError("input %s: %s" % (name, refusal))
+
+
+def check_content(path: str, name: str) -> None:
+    """Refuse a file whose first bytes show that Hadoop would misread it, such as gzip under a
+    name without .gz (see formats.refusal_by_content). Only a plain file is looked at: the
+    bytes of a named pipe can be read only once, by its map task."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return
+        with open(path, "rb") as f:
+            head = f.read(HEAD_SIZE)
+    except OSError as error:
+        raise UsageError("input %s: %s" % (name, error.strerror))
+    refusal = refusal_by_content(name, head)
+    if refusal is not None:
+        raise UsageError("input %s is %s" % (name, refusal))
 
 
 def walk(top: str) -> Iterator[str]:
@@ -205,13 +224,14 @@ def s3_objects(bucket: str, key: str) -> List[Input]:
 
 def s3_listing(bucket: str, prefix: str, asked: str) -> List[Tuple[int, str]]:
     """(size, key) of every object whose key starts with prefix (folder markers left out)."""
-    listing = aws.cli(["s3", "ls", "--recursive", "s3://%s/%s" % (bucket, prefix)])
-    if listing.returncode not in (0, 1):
+    listing = aws.list_objects(bucket, prefix)
+    if listing.returncode != 0:
         said = listing.stderr.decode("utf-8", "replace").strip().splitlines() or ["(nothing said)"]
         raise UsageError("cannot list s3://%s/%s: %s" % (bucket, asked, said[-1]))
-    objects = []  # type: List[Tuple[int, str]]
-    for line in listing.stdout.decode("utf-8", "surrogateescape").splitlines():
-        fields = line.split(None, 3)
-        if len(fields) == 4 and not fields[3].endswith("/"):
-            objects.append((int(fields[2]), fields[3]))
-    return objects
+    try:
+        contents = json.loads(listing.stdout.decode("utf-8") or "{}").get("Contents") or []
+        objects = [(int(item["Size"]), item["Key"]) for item in contents]
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UsageError("cannot list s3://%s/%s: the AWS CLI's listing is not what it should be "
+                         "(%s: %s)" % (bucket, asked, type(error).__name__, error))
+    return [(size, key) for size, key in objects if not key.endswith("/")]

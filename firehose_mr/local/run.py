@@ -16,6 +16,7 @@ from .inputs import Input, input_splits, resolve_inputs
 from .output import Output, emit_merged, stdout_open, within
 from .pipeline import FlagsRefused
 from .progress import Progress, print_counters
+from .stopping import mark_committed, signals_held, start_thread
 from .tasks import Job, download, run_map, run_reduce, run_tasks
 
 if TYPE_CHECKING:
@@ -50,25 +51,32 @@ def run_emulated(opts: Options, here: str) -> int:
     args = opts.inputs or [os.path.join(here, "sample_data")]
     files = resolve_inputs(args)
     splits = input_splits(files, opts.block_size)
-    output = Output(opts.output, opts.force) if opts.output else None
+    output = None  # type: Optional[Output]
     try:  # from here on, whatever happens (a signal too), the temporary directories go
-        if output is not None:
+        if opts.output:
+            with signals_held():  # made and known at once
+                output = Output(opts.output, opts.force, here)
             output.check_holds_no_input(splits)
         elif not stdout_open():
             raise UsageError("standard output is closed: give -o DIR for the result")
         warn_of_overlaps(args, files, output)  # of a run that goes on
-        work = tempfile.mkdtemp(prefix="run_local-")
+        work = None  # type: Optional[str]
         try:
+            with signals_held():
+                work = tempfile.mkdtemp(prefix="run_local-")
             output_uri = "file:" + os.path.abspath(opts.output or os.path.join(work, "out"))
             job = Job(opts.reducers, opts.jobs, output_uri, work)
             if opts.mapper is None:
                 job.own_mapper = cmds.mapper
             return run_job(job, cmds, splits, output, opts.fork_server)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            with signals_held():  # a second ^C does not cut the clean-up short
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)
     finally:
         if output is not None:
-            output.discard()  # after a commit, nothing is left to discard
+            with signals_held():
+                output.discard()  # after a commit, nothing is left to discard
 
 
 def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Output],
@@ -76,7 +84,7 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
     """The map and reduce tasks of one run, in job.work; the exit status."""
     progress = Progress(job, len(splits), sum(i.size for i in splits))
     if sys.stderr.isatty():
-        progress.start()
+        start_thread(progress)
     try:
         if fork_server and cmds.own and ForkServer.available():
             job.fork_server = ForkServer(dict(os.environ))  # it starts while the scripts compile
@@ -96,20 +104,25 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
             run_tasks(job, [(run_reduce, job, cmds, r, len(splits)) for r in range(job.reducers)])
         progress.finish()
         if output is not None:
-            output.commit(success_marker=True)
+            with signals_held():  # the point of no return, in one step
+                output.commit(success_marker=True)
+                mark_committed()
             status = 0
         else:
             out = job.out_dir
             status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], job.work)
         print_counters(job.counters)
         return status
+    except UsageError:  # an input refused once copied (an s3:// object's first bytes)
+        progress.finish()
+        raise
     except FlagsRefused as refused:  # bad usage, found by the first map task
         progress.finish()
         sys.stderr.write("%s\n" % refused)
         return 2
-    except TaskFailed as failure:
+    except (TaskFailed, OSError) as failure:  # OSError: the work or output folder's disk full, most often
         progress.finish()
-        sys.stderr.write("%s\n" % failure)
+        sys.stderr.write("%s\n" % (failure if isinstance(failure, TaskFailed) else one_line(failure)))
         print_counters(job.counters)  # of the tasks that ran, as Hadoop shows them for a failed job
         sys.stderr.write("%s: failed; no output written\n" % PROG)
         return 1
@@ -117,3 +130,10 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
         job.kill_all()
         if job.fork_server is not None:
             job.fork_server.close()
+
+
+def one_line(error: OSError) -> str:
+    """What this run could not do, and why."""
+    if error.filename is None:
+        return "%s: %s" % (PROG, error.strerror or error)
+    return "%s: %s: %s" % (PROG, error.filename, error.strerror or error)

@@ -16,8 +16,9 @@ from . import PROG
 from .commands import Commands
 from .feed import already_lines, cut_output, feed_files_as_records, feed_records, feed_split
 from .forkserver import ForkServer
-from .inputs import S3_LISTED, Input
+from .inputs import S3_LISTED, Input, check_content
 from .pipeline import Stage, pipeline
+from .stopping import start_thread
 
 
 class Job:
@@ -208,15 +209,17 @@ def run_tasks(job: Job, calls: List[Tuple]) -> None:
                 job.kill_all()
 
     workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(job.jobs, len(calls)))]
-    for thread in workers:
-        thread.start()
+    started = []  # type: List[threading.Thread]
     try:
+        for thread in workers:
+            start_thread(thread)
+            started.append(thread)
         for thread in workers:
             thread.join()
     except BaseException:  # ^C or a SIGTERM here: stop the tasks, then let the workers end
         job.failed.set()
         job.kill_all()
-        for thread in workers:
+        for thread in started:
             thread.join()
         raise
     if errors:
@@ -263,6 +266,8 @@ def download(job: Job, inputs: List[Input]) -> None:
         source.path = os.path.join(targets[origin], *relative.split("/"))
         if not os.path.isfile(source.path):
             raise TaskFailed("%s: %s was not downloaded" % (PROG, source.name))
+        if source.start == 0:
+            check_content(source.path, source.name)
 
 
 def download_filters(origin: str, wanted: List[str]) -> List[str]:
