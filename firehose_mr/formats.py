@@ -24,11 +24,22 @@ NOT_READ_HERE = {
                "Firehose's HADOOP_SNAPPY objects, but no records at all from its SNAPPY ones",
     ".lz4": NOT_SUPPORTED, ".zst": NOT_SUPPORTED, ".lzo": NOT_SUPPORTED,
 }
-COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$")  # decompressed by name (case and all, as Hadoop); never split here
+COMPRESSED = re.compile(r"\.(gz|bz2|deflate)$")  # decompressed by name (see codec_name); never split here
+# The Hadoop versions whose reading run_local.sh emulates (major.minor), and the default: the
+# newest EMR's (EMR 7.13 and 7.14 ship Hadoop 3.4.2).
+EMULATED_HADOOP = ("3.3", "3.4")
+NEWEST_EMR_HADOOP = "3.4"
 GZIP_MAGIC = b"\x1f\x8b"
 SNAPPY_FRAMING_START = b"\xff\x06\x00\x00sNaPpY"  # the stream identifier chunk of Snappy's framing format
 HEAD_SIZE = len(SNAPPY_FRAMING_START)  # how many bytes of a file refusal_by_content looks at
 BZIP2_HEADER = re.compile(rb"BZh[1-9]")
+
+
+def codec_name(name: str, hadoop: str) -> str:
+    """The name as that Hadoop (major.minor) matches codec endings against it: Hadoop 3.4
+    lowercases it first (CompressionCodecFactory.getCodec), so that x.GZ is gunzipped; Hadoop
+    3.3 takes the ending as it is, and reads x.GZ as text."""
+    return name if hadoop == "3.3" else name.lower()
 
 
 def refusal_by_name(name: str) -> Optional[str]:

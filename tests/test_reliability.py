@@ -122,14 +122,15 @@ def test_an_output_folder_that_holds_the_current_directory_home_or_project_is_re
 GZIP_REFUSED = "is gzip data under a name Hadoop does not decompress (it goes by the .gz ending"
 
 
-@pytest.mark.parametrize("name", ["stream-1-2017-02-27-14-00-00-abc", "events.json", "events.GZ"])
-def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path, name):
-    """Hadoop decompresses by the name alone (.GZ is not .gz): these bytes would be read as
-    lines of text, every record malformed."""
+@pytest.mark.parametrize("name,version", [("stream-1-2017-02-27-14-00-00-abc", []), ("events.json", []),
+                                          ("events.GZ", ["--hadoop-version", "3.3"])])
+def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path, name, version):
+    """Hadoop decompresses by the name alone (and Hadoop 3.3 by its exact ending: .GZ is not
+    .gz): these bytes would be read as lines of text, every record malformed."""
     records = b'{"k":1}\n' * 1000
     write_tree(tmp_path, {"in/fine.gz": gzip.compress(records), "in/2017/" + name: gzip.compress(records)})
     for given in ("in", "in/2017/" + name, "in/*/*"):
-        run = run_local(["-o", "out", given], cwd=tmp_path, check=False)
+        run = run_local(version + ["-o", "out", given], cwd=tmp_path, check=False)
         assert run.returncode == 2 and run.stderr.startswith(
             "run_local.sh: input %s %s" % (os.path.join("in", "2017", name), GZIP_REFUSED)), run.stderr
         assert run.stderr.count("\n") == 1
@@ -139,6 +140,15 @@ def test_gzip_bytes_under_a_name_without_gz_are_refused_naming_the_file(tmp_path
     assert piped.returncode == 1 and "run_local.sh: cannot read input /dev/fd/" in err
     assert "it " + GZIP_REFUSED in err and err.endswith("run_local.sh: failed; no output written\n"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_gz_ending_in_any_case_is_gunzipped_as_hadoop_3_4_does_by_default(tmp_path):
+    """Hadoop 3.4 (EMR 7.4 and later) lowercases a name before it picks a codec: events.GZ is
+    gunzipped, its 1,000 records read, none refused or malformed."""
+    write_tree(tmp_path, {"in/events.GZ": gzip.compress(b'{"k":1}\n' * 1000)})
+    run = run_local(["in"], cwd=tmp_path)
+    assert run.stdout == b"k\t1000\n"
+    assert "\t\tmalformed=0\n" in run.stderr and "\t\trecords=1000\n" in run.stderr
 
 
 def without_root_privileges() -> list:

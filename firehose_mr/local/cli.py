@@ -9,6 +9,7 @@ import sys
 from typing import Any, List, Optional
 
 from ..errors import TaskFailed, UsageError
+from ..formats import EMULATED_HADOOP, NEWEST_EMR_HADOOP
 from ..hadoop import LOCAL_BLOCK_SIZE, is_uri
 from . import PROG
 from .stopping import committed
@@ -23,7 +24,8 @@ project's pair: mapper.py (with the JOB FLAGS after --) and reducer.py.
 
 INPUT (default: sample_data next to this script)
   FILE                one map task for the file (one per split if it is larger than 1.1
-                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed;
+                      splits: see --block-size); .gz, .bz2 and .deflate are decompressed
+                      (the ending in any case, as Hadoop 3.4 reads it: see --hadoop-version);
                       .zip, .parquet, .orc (Hadoop would read them as text) and .snappy,
                       .lz4, .zst, .lzo are refused, as is gzip under a name
                       without .gz (Hadoop would read its bytes as text)
@@ -54,6 +56,10 @@ Options
                       larger than 1.1 splits gets a map task per split (default 33554432,
                       Hadoop's on a local file system; give your cluster's S3 or HDFS block
                       size to get its map tasks). Compressed files are never split here
+      --hadoop-version V
+                      read inputs as Hadoop V reads them: 3.4 (the default, EMR 7.4 and later)
+                      picks a codec by the file name's ending in any case (x.GZ is gunzipped),
+                      3.3 (EMR 6.x to 7.3) by the exact ending (x.GZ is read as text)
       --no-fork-server
                       start each task of the pair as a new python3 process; by default
                       they are forked from one that has already imported the standard
@@ -136,6 +142,7 @@ class Options:
         self.hadoop = False
         self.fork_server = True
         self.block_size = LOCAL_BLOCK_SIZE  # type: Any
+        self.hadoop_version = NEWEST_EMR_HADOOP  # whose reading of inputs is emulated
         self.inputs = []  # type: List[str]
         self.flags = []  # type: List[str]
         self.on = None  # type: Optional[str]
@@ -151,6 +158,7 @@ def parse_options(argv: List[str]) -> Options:
     with_value = {"-o": "output", "--output": "output", "-r": "reducers", "--reducers": "reducers",
                   "-j": "jobs", "--jobs": "jobs", "--mapper": "mapper", "--reducer": "reducer",
                   "--combiner": "combiner", "--block-size": "block_size", "--on": "on",
+                  "--hadoop-version": "hadoop_version",
                   "--ssh-key": "ssh_key", "--ssh-option": "ssh_options", "--remote-dir": "remote_dir"}
     i = 0
     while i < len(argv):
@@ -196,6 +204,7 @@ def parse_options(argv: List[str]) -> Options:
         raise UsageError("%s needs --on" % argv[opts.here_only[0]].partition("=")[0])
     if opts.end_with_stdin and "-" in opts.inputs:
         raise UsageError("--end-with-stdin: standard input (-) cannot also be an input")
+    opts.hadoop_version = major_minor(opts.hadoop_version)
     if opts.jobs < 1:
         raise UsageError("--jobs needs at least 1")
     if opts.block_size < 1:
@@ -210,6 +219,15 @@ def parse_options(argv: List[str]) -> Options:
         raise UsageError("-o %s: only a local directory here (with --hadoop, any URI Hadoop "
                          "writes to)" % opts.output)
     return opts
+
+
+def major_minor(version: str) -> str:
+    """A --hadoop-version (3.3, 3.4.2, ...) as the major.minor version that is emulated."""
+    found = re.match(r"^([0-9]+\.[0-9]+)(\.[0-9]+)?$", version)
+    if found is None or found.group(1) not in EMULATED_HADOOP:
+        raise UsageError("--hadoop-version: %s is not one of %s (or a release of one)"
+                         % (version, ", ".join(EMULATED_HADOOP)))
+    return found.group(1)
 
 
 def check_tmpdir() -> None:

@@ -104,8 +104,9 @@ def cut_output(stream: IO[bytes], prefix: str, reducers: int) -> None:
 
 
 
-def already_lines(path: str) -> bool:
-    """Whether a local file is, as it is, what Hadoop would give its mapper (not compressed,
+def already_lines(path: str, codec: str) -> bool:
+    """Whether a local file is, as it is, what Hadoop would give its mapper (not compressed by
+    the name Hadoop picks a codec by, `codec`,
     no CR, no BOM, empty or ending in LF), so that the mapper can read it directly. The file
     is looked at in place (mapped, not read: no copy, half the CPU); if it cannot be mapped,
     the answer is no, and its lines go through feed_records, which gives the same bytes."""
@@ -113,7 +114,7 @@ def already_lines(path: str) -> bool:
     if not stat.S_ISREG(status.st_mode):  # a named pipe (<(...)), a device: its size says nothing
         return False
     size = status.st_size
-    if COMPRESSED.search(path) or size > 1 << 28:
+    if COMPRESSED.search(codec) or size > 1 << 28:
         return False
     if size == 0:
         return True

@@ -10,7 +10,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from .. import aws
 from ..errors import UsageError
-from ..formats import COMPRESSED, HEAD_SIZE, refusal_by_content, refusal_by_name
+from ..formats import (COMPRESSED, HEAD_SIZE, NEWEST_EMR_HADOOP, codec_name, refusal_by_content,
+                       refusal_by_name)
 from ..globs import (GlobError, expand_slashed_braces, has_wildcard, key_reach, literal_folders,
                      local_glob, reaches_visible)
 from ..hadoop import SPLIT_SLOP, hidden, split_ranges, split_size
@@ -27,16 +28,18 @@ class Input:
         self.uri = uri  # what Hadoop names it in mapreduce_map_input_file
         self.path = path  # the local file to read (S3: once downloaded; None: stdin)
         self.download = None  # type: Optional[Tuple[str, str]]  # S3: (source, relative path)
+        self.codec = name  # the name as Hadoop picks a codec by it (see formats.codec_name)
 
     def piece(self, start: int, size: int) -> "Input":
         """The split of this file that begins at start."""
         split = Input(self.name, size, self.uri, self.path)
-        split.start, split.whole, split.download = start, False, self.download
+        split.start, split.whole, split.download, split.codec = start, False, self.download, self.codec
         return split
 
 
-def resolve_inputs(args: List[str]) -> List[Input]:
-    """The files and objects that the INPUT arguments name, in order."""
+def resolve_inputs(args: List[str], hadoop: str = NEWEST_EMR_HADOOP) -> List[Input]:
+    """The files and objects that the INPUT arguments name, in order, each read as that Hadoop
+    (major.minor) reads it; a local file whose bytes that Hadoop would misread is refused."""
     inputs = []  # type: List[Input]
     for arg in args:
         if arg == "-":
@@ -47,6 +50,10 @@ def resolve_inputs(args: List[str]) -> List[Input]:
             inputs.extend(local_inputs(arg))
     if sum(1 for i in inputs if i.name == "-") > 1:
         raise UsageError("standard input (-) can be read only once")
+    for source in inputs:
+        source.codec = codec_name(source.name, hadoop)
+        if source.path is not None:  # a local file (an S3 object is looked at once copied)
+            check_content(source.path, source.name, source.codec)
     return inputs
 
 
@@ -57,7 +64,7 @@ def input_splits(inputs: List[Input], block_size: int) -> List[Input]:
     size = split_size(sum(i.size for i in inputs), block_size)
     splits = []  # type: List[Input]
     for source in inputs:
-        if source.name == "-" or COMPRESSED.search(source.name) or source.size / size <= SPLIT_SLOP:
+        if source.name == "-" or COMPRESSED.search(source.codec) or source.size / size <= SPLIT_SLOP:
             splits.append(source)
         else:
             splits.extend(source.piece(start, length) for start, length in split_ranges(source.size, size))
@@ -108,7 +115,6 @@ def local_file(path: str) -> Input:
         size = os.path.getsize(path)
     except OSError as error:  # a broken link, most often
         raise UsageError("input %s: %s" % (path, error.strerror))
-    check_content(path, path)
     return Input(path, size, "file:" + os.path.abspath(path), path)
 
 
@@ -119,7 +125,7 @@ def check_readable(name: str) -> None:
         raise UsageError("input %s: %s" % (name, refusal))
 
 
-def check_content(path: str, name: str) -> None:
+def check_content(path: str, name: str, codec: str) -> None:
     """Refuse a file whose first bytes show that Hadoop would misread it, such as gzip under a
     name without .gz (see formats.refusal_by_content). Only a plain file is looked at: the
     bytes of a named pipe can be read only once, by its map task."""
@@ -130,7 +136,7 @@ def check_content(path: str, name: str) -> None:
             head = f.read(HEAD_SIZE)
     except OSError as error:
         raise UsageError("input %s: %s" % (name, error.strerror))
-    refusal = refusal_by_content(name, head)
+    refusal = refusal_by_content(codec, head)
     if refusal is not None:
         raise UsageError("input %s is %s" % (name, refusal))
 

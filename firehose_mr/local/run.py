@@ -49,7 +49,7 @@ def run_emulated(opts: Options, here: str) -> int:
     cmds = Commands(opts.mapper, opts.reducer, opts.combiner, opts.combine and opts.reducers > 0,
                     opts.flags, here)
     args = opts.inputs or [os.path.join(here, "sample_data")]
-    files = resolve_inputs(args)
+    files = resolve_inputs(args, opts.hadoop_version)
     splits = input_splits(files, opts.block_size)
     output = None  # type: Optional[Output]
     try:  # from here on, whatever happens (a signal too), the temporary directories go

@@ -127,13 +127,13 @@ def run_map(job: Job, cmds: Commands, index: int, source: Input) -> None:
             with open(source.path or "", "rb") as raw:
                 feed_split(raw, source.start, source.size, sink)
         pipeline(job, stages, what, tag, feed=feed_piece, collect=collect)
-    elif already_lines(source.path):
+    elif already_lines(source.path, source.codec):
         with open(source.path, "rb") as stdin:
             pipeline(job, stages, what, tag, stdin=stdin, collect=collect)
     else:
         def feed(sink: IO[bytes]) -> None:
             with open(source.path or "", "rb") as raw:
-                feed_records(raw, source.name, sink)
+                feed_records(raw, source.codec, sink)
         pipeline(job, stages, what, tag, feed=feed, collect=collect)
     if cmds.combiner is not None:
         # Hadoop runs the combiner on each partition of the sorted map output. What it writes
@@ -267,7 +267,7 @@ def download(job: Job, inputs: List[Input]) -> None:
         if not os.path.isfile(source.path):
             raise TaskFailed("%s: %s was not downloaded" % (PROG, source.name))
         if source.start == 0:
-            check_content(source.path, source.name)
+            check_content(source.path, source.name, source.codec)
 
 
 def download_filters(origin: str, wanted: List[str]) -> List[str]:
