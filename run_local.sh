@@ -17,4 +17,6 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 # The package's __main__.py run as a file: a folder would be run through runpy, whose start-up
 # leaves a ^C nothing to end in but a traceback.
-exec python3 -S "$(dirname "${BASH_SOURCE[0]}")/firehose_mr/__main__.py" run_local "$@"
+here="${BASH_SOURCE[0]%/*}"  # this script's folder, without starting a dirname process
+[ "$here" != "${BASH_SOURCE[0]}" ] || here=.
+exec python3 -S "$here/firehose_mr/__main__.py" run_local "$@"

@@ -17,4 +17,6 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 2
 fi
 # Without -S: boto3 is found in python3's site-packages.
-exec python3 "$(dirname "${BASH_SOURCE[0]}")/firehose_mr" submit_step "$@"
+here="${BASH_SOURCE[0]%/*}"  # this script's folder, without starting a dirname process
+[ "$here" != "${BASH_SOURCE[0]}" ] || here=.
+exec python3 "$here/firehose_mr/__main__.py" submit_step "$@"

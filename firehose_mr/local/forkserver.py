@@ -11,7 +11,6 @@ way too."""
 from __future__ import annotations
 
 import array
-import ast
 import marshal
 import os
 import signal
@@ -36,6 +35,7 @@ def defines_only(source: bytes, path: str) -> bool:
     """Whether a script's top level only imports, defines and assigns, and runs anything else
     under `if __name__ == "__main__":` (as mapper.py and reducer.py do), so that running it
     under another name only makes its definitions."""
+    import ast  # only when the answer is not kept (see commands.plain_script)
     try:
         tree = ast.parse(source, path)
     except (SyntaxError, ValueError):
@@ -210,7 +210,9 @@ class ForkServer:
             self.by_pid.clear()
 
     def close(self) -> None:
-        """No more tasks: the server kills what still runs, and ends."""
+        """No more tasks: the server kills what still runs, and ends (again: nothing)."""
+        if self.socket.fileno() < 0:
+            return
         try:
             self.socket.shutdown(socket.SHUT_WR)
         except OSError:

@@ -48,6 +48,18 @@ def run_emulated(opts: Options, here: str) -> int:
     """The job that opts describe, run here; its exit status."""
     cmds = Commands(opts.mapper, opts.reducer, opts.combiner, opts.combine and opts.reducers > 0,
                     opts.flags, here)
+    server = None  # type: Optional[ForkServer]
+    if opts.fork_server and cmds.own and ForkServer.available():
+        server = ForkServer(dict(os.environ))  # first thing: its imports overlap all that follows
+    try:
+        return run_planned(opts, here, cmds, server)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def run_planned(opts: Options, here: str, cmds: Commands, server: Optional[ForkServer]) -> int:
+    """The job's inputs, splits, work folder and output folder, then the job."""
     args = opts.inputs or [os.path.join(here, "sample_data")]
     files = resolve_inputs(args, opts.hadoop_version)
     splits = input_splits(files, opts.block_size)
@@ -68,7 +80,8 @@ def run_emulated(opts: Options, here: str) -> int:
             job = Job(opts.reducers, opts.jobs, output_uri, work)
             if opts.mapper is None:
                 job.own_mapper = cmds.mapper
-            return run_job(job, cmds, splits, output, opts.fork_server)
+            job.fork_server = server
+            return run_job(job, cmds, splits, output)
         finally:
             with signals_held():  # a second ^C does not cut the clean-up short
                 if work is not None:
@@ -79,15 +92,13 @@ def run_emulated(opts: Options, here: str) -> int:
                 output.discard()  # after a commit, nothing is left to discard
 
 
-def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Output],
-            fork_server: bool) -> int:
-    """The map and reduce tasks of one run, in job.work; the exit status."""
+def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Output]) -> int:
+    """The map and reduce tasks of one run, in job.work, their pair's tasks forked by
+    job.fork_server if there is one; the exit status."""
     progress = Progress(job, len(splits), sum(i.size for i in splits))
     if sys.stderr.isatty():
         start_thread(progress)
     try:
-        if fork_server and cmds.own and ForkServer.available():
-            job.fork_server = ForkServer(dict(os.environ))  # it starts while the scripts compile
         os.mkdir(os.path.join(job.work, "map"))
         cmds.use_bytecode()
         if job.fork_server is not None and cmds.compiled:
