@@ -287,6 +287,19 @@ def test_date_ranges_at_month_ends_read_the_right_day_folders(world: World, cale
     assert hours == [hour for hour in CALENDAR_HOURS if low <= hour[:len(low)] and hour[:len(high)] <= high]
 
 
+def test_prefixes_of_days_30_31_and_feb_29_become_the_globs_of_their_hours(world: World, calendar_tree: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    given = ["2020/01/31/", "2020/04/30/23/", "2020/02/29/", "2020/01/30/"]
+    inputs = [word for folder in given for word in ("--input", "s3://%s/%s%s" % (WORK, calendar_tree, folder))]
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, *inputs, "--output", output, "--code", code)
+    assert result.returncode == 0, result.stderr
+    args = dry_run_step(result.stdout)[1]["Args"]
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "-input"] == [
+        "s3://%s/%s%s" % (WORK, calendar_tree, glob) for glob in
+        ["2020/01/31/*/*", "2020/04/30/23/*", "2020/02/29/*/*", "2020/01/30/*/*"]]
+
+
 @pytest.mark.parametrize("date", ["1900-02-29", "2019-02-29", "2100-02-29", "2020-02-30", "2020-04-31",
                                   "2020-06-31T00", "2020-01-32", "2020-01-31T24"])
 def test_dates_that_do_not_exist_are_refused_before_any_request(world: World, date: str) -> None:
