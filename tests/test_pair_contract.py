@@ -57,7 +57,6 @@ KEY_TEXT = st.one_of(
     st.text(st.sampled_from(["a", "b", "\t", "\n", "\r", "\\", "\x01", " ", "\u00e9", "\u4e16"]), max_size=3).map(json_text))
 
 YEARS = st.one_of(st.sampled_from([1900, 1970, 1999, 2000, 2019, 2020, 2024, 2100]), st.integers(1000, 9998))
-TWO_DIGITS = st.integers(0, 99).map("{:02d}".format)
 
 
 @st.composite
@@ -171,8 +170,8 @@ def two_files(draw) -> List[Chunk]:
                      draw(st.sampled_from(ARRIVALS))) for part in (lines[:cut], lines[cut:] + again)]
 
 
-def job(keys: List[str], time: Optional[str], per: Optional[str], value: Optional[str],
-        words: Optional[str]) -> reference.Job:
+def make_job(keys: List[str], time: Optional[str], per: Optional[str], value: Optional[str],
+             words: Optional[str]) -> reference.Job:
     if time is None:
         per = None  # --per needs --time
     elif time == "@arrival" and per == "minute":
@@ -181,7 +180,7 @@ def job(keys: List[str], time: Optional[str], per: Optional[str], value: Optiona
 
 
 JOBS = st.builds(
-    job,
+    make_job,
     st.lists(st.sampled_from(["k", "g.c", "arr.1", "k2"]), unique=True, max_size=2),
     st.sampled_from([None, "t", "w.t", "@arrival"]), st.sampled_from([None, "minute", "hour", "day", "month"]),
     st.sampled_from(["v", None, "m.v"]), st.sampled_from([None, "txt"]))
