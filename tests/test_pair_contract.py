@@ -256,6 +256,16 @@ def test_boundaries_land_in_the_buckets_worked_by_hand(per, width):
     assert seen["bad_time"] == len(NOT_DATES) and seen["records"] == len(BOUNDARIES) + len(NOT_DATES)
 
 
+def test_partial_groups_of_two_mappers_merge_to_the_whole():
+    """Each file's mapper writes its own partial group; the reducer's sum, min and max of them
+    are those of all the records (worked by hand)."""
+    first = b'{"k": "a", "v": 5}\n{"k": "a", "v": "-1.5"}\n{"k": "b"}\n'
+    second = b'{"k": "a", "v": 3}\n{"k": "a", "v": 9}\n{"k": "b", "v": 2}\n{"k": "c", "v": "x"}\n'
+    rows, seen = run_pair(reference.Job(keys=("k",), value="v"), [(first, None), (second, None)])
+    assert rows == ["a\t4\t15.5\t-1.5\t9\t3.875", "b\t2\t2\t2\t2\t2", "c\t1\t0\t\t\t"]
+    assert seen["records"] == 7 and seen["no_value"] == 2
+
+
 def test_arrival_hours_at_month_ends():
     files = [(b'{"k": 1}\n{"k": 2}\n', "s3://b/2020/02/29/23/s-1-2020-02-29-23-59-59-x"),
              (b'{"k": 1}\n', "s3://b/2021/04/30/00/s-1-2021-04-30-00-00-00-y"),
