@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional
 
 import pytest
+from hypothesis import settings
+
+# Property tests: `--hypothesis-profile=ci` (what .ci/run passes; also the default when $CI is
+# set) draws the same examples on every run; without it each run explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "explore")
 
 REPO = Path(__file__).resolve().parent.parent
 MAPPER = REPO / "mapper.py"

@@ -194,6 +194,7 @@ def test_bad_usage_gives_one_line_and_exit_2(args, message):
     assert run.returncode == 2
     assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("run_local.sh: ")
     assert message in run.stderr
+    assert run.stdout == b""  # no result at all, not part of one
 
 
 @pytest.mark.parametrize("name,data,message", [
@@ -704,6 +705,7 @@ def test_an_existing_output_directory_is_refused_and_left_alone(tmp_path):
     for other in [tmp_path, tmp_path / "out" / "keep"]:
         refused = run_local(["-o", other, "--force"], check=False)
         assert refused.returncode == 2 and "--force replaces" in refused.stderr
+        assert output_files(out) == {"keep": b"mine"} and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     (out / "keep").unlink()
     for _ in range(2):
         run_local(["-o", out, "--force"])

@@ -241,10 +241,80 @@ def test_date_ranges_become_the_fewest_globs_over_existing_folders(world: World,
 def test_a_date_range_without_data_is_refused(world: World) -> None:
     aws, cluster = world
     code, output = fresh()
+    aws.clear_requests()
     result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--from", "2017-03-01",
                     "--to", "2017-03-31", "--output", output, "--code", code)
     assert result.returncode == 1
     assert "no Firehose folders" in result.stderr and "2017-03-01" in result.stderr
+    assert aws.changing_requests() == [] and keys_under(aws, WORK, code.split("/", 3)[3]) == []
+
+
+# A Firehose tree of hour folders around month ends: days 30 and 31, Feb 29 of a leap year
+# (2020, 2000 by the 400 rule) and Feb 28 of years that are not (2019, 2100 by the 100 rule).
+CALENDAR_HOURS = ["2000/02/29/00", "2019/02/28/23", "2019/03/01/00", "2020/01/30/22", "2020/01/30/23",
+                  "2020/01/31/00", "2020/01/31/23", "2020/02/28/23", "2020/02/29/00", "2020/02/29/23",
+                  "2020/03/01/00", "2020/03/01/01", "2020/04/29/12", "2020/04/30/00", "2020/04/30/23",
+                  "2020/05/01/00", "2100/02/28/23", "2100/03/01/00"]
+
+
+@pytest.fixture(scope="module")
+def calendar_tree(world: World) -> str:
+    """The root of that tree, in the work bucket: one object per hour folder."""
+    root = "calendar-%s/" % uuid.uuid4().hex[:10]
+    for hour in CALENDAR_HOURS:
+        name = "s-1-%s-00-00-a" % hour.replace("/", "-")
+        world.aws.client("s3").put_object(Bucket=WORK, Key=root + hour + "/" + name, Body=b'{"k": 1}\n')
+    return root
+
+
+@pytest.mark.parametrize("start, end, folders", [
+    ("2020-01-30T23", "2020-03-01T00", ["2020/01/30/23/*", "2020/01/31/*/*", "2020/02/*/*/*", "2020/03/01/00/*"]),
+    ("2019-02-01", "2100-02-28", ["2019/02/*/*/*", "2019/03/*/*/*", "2020/*/*/*/*", "2100/02/*/*/*"]),
+    ("2000-02-29", "2020-04-30T23", ["2000/02/29/*/*", "2019/*/*/*/*", "2020/01/*/*/*", "2020/02/*/*/*",
+                                     "2020/03/*/*/*", "2020/04/*/*/*"]),
+])
+def test_date_ranges_at_month_ends_read_the_right_day_folders(world: World, calendar_tree: str, start: str,
+                                                              end: str, folders: List[str]) -> None:
+    """The dry run's own -input globs, hand-worked, and the hours they reach: exactly those of
+    the range (both ends included)."""
+    aws, cluster = world
+    code, output = fresh()
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/%s" % (WORK, calendar_tree),
+                    "--from", start, "--to", end, "--output", output, "--code", code)
+    assert result.returncode == 0, result.stderr
+    args = dry_run_step(result.stdout)[1]["Args"]
+    globs = [args[i + 1] for i, arg in enumerate(args) if arg == "-input"]
+    assert globs == ["s3://%s/%s%s" % (WORK, calendar_tree, folder) for folder in folders]
+    hours = [hour for hour in CALENDAR_HOURS if any(
+        all(fnmatch.fnmatchcase(name, part) for name, part in zip((hour + "/x").split("/"), folder.split("/")))
+        for folder in folders)]
+    low, high = (text.replace("-", "/").replace("T", "/") for text in (start, end))
+    assert hours == [hour for hour in CALENDAR_HOURS if low <= hour[:len(low)] and hour[:len(high)] <= high]
+
+
+def test_prefixes_of_days_30_31_and_feb_29_become_the_globs_of_their_hours(world: World, calendar_tree: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    given = ["2020/01/31/", "2020/04/30/23/", "2020/02/29/", "2020/01/30/"]
+    inputs = [word for folder in given for word in ("--input", "s3://%s/%s%s" % (WORK, calendar_tree, folder))]
+    result = submit(aws, "--dry-run", "--cluster-id", cluster, *inputs, "--output", output, "--code", code)
+    assert result.returncode == 0, result.stderr
+    args = dry_run_step(result.stdout)[1]["Args"]
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "-input"] == [
+        "s3://%s/%s%s" % (WORK, calendar_tree, glob) for glob in
+        ["2020/01/31/*/*", "2020/04/30/23/*", "2020/02/29/*/*", "2020/01/30/*/*"]]
+
+
+@pytest.mark.parametrize("date", ["1900-02-29", "2019-02-29", "2100-02-29", "2020-02-30", "2020-04-31",
+                                  "2020-06-31T00", "2020-01-32", "2020-01-31T24"])
+def test_dates_that_do_not_exist_are_refused_before_any_request(world: World, date: str) -> None:
+    aws, cluster = world
+    code, output = fresh()
+    aws.clear_requests()
+    result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--from", "2017-02-27",
+                    "--to", date, "--output", output, "--code", code)
+    assert result.returncode == 2 and "--to %s: no such date or hour" % date in result.stderr, result.stderr
+    assert aws.requests == [] and result.stdout == ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,6 +508,21 @@ def test_a_waiting_step_keeps_its_scripts_and_its_output(world: World, tmp_path:
     assert s3.get_object(Bucket=WORK, Key=code.split("/", 3)[3] + "mapper.py")["Body"].read().endswith(b"# edited\n")
 
 
+def test_help_lists_every_option_a_user_needs() -> None:
+    result = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=30, env=clean_env())
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    text = result.stdout
+    assert text.startswith("Usage: submit_step.sh --cluster-id j-XXXX --input S3URI... --output S3URI --code S3PREFIX")
+    options = ["--cluster-id ID", "--create-cluster", "--input S3URI", "--from DATE --to DATE", "--output S3URI",
+               "--code S3PREFIX", "-r, --reducers N", "-c, --combiner", "-D KEY=VALUE", "--name NAME", "--wait",
+               "--dry-run", "--profile NAME, --region REGION", "--yes", "--release-label L", "--instance-type T",
+               "--instance-count N", "--log-uri S3PREFIX", "--poll SECONDS", "--log-wait SECONDS"]
+    described = [line for line in (line.strip() for line in text.splitlines()) if line.startswith("-")]
+    assert [option for option in options if not any(option in line for line in described)] == []
+    assert "Everything after -- goes to mapper.py as job flags" in text
+    assert "Exit status: 0 done, 1 a check or the step failed, 2 bad usage." in text
+
+
 @pytest.mark.parametrize("args, message", [
     (["--name", "--dry-run"], "--name needs a value (got --dry-run)"),
     (["--dryrun"], "unknown option --dryrun"),
@@ -477,7 +562,11 @@ def test_code_beside_the_firehose_tree_in_its_bucket_is_out_of_the_globs_reach(w
     result = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", "s3://%s/" % EVENTS, "--output", output,
                     "--code", "s3://%s/firehose-mr/" % EVENTS)
     assert result.returncode == 0, result.stderr
-    assert hadoop_glob_matches("s3://%s/*/*/*/*/*" % EVENTS, ["firehose-mr/mapper.py", "firehose-mr/reducer.py"]) == []
+    args = dry_run_step(result.stdout)[1]["Args"]
+    globs = [args[i + 1] for i, arg in enumerate(args) if arg == "-input"]
+    assert len(globs) == 1  # the step's own input: it reaches every object of the tree, and no script
+    assert hadoop_glob_matches(globs[0], SAMPLE_KEYS + ["firehose-mr/mapper.py", "firehose-mr/reducer.py"]) \
+        == SAMPLE_KEYS
 
 
 def test_inputs_that_may_overlap_through_a_glob_are_warned_about(world: World) -> None:
@@ -534,10 +623,12 @@ def test_a_prefix_with_objects_deeper_than_firehose_is_refused(world: World) -> 
     code, output = fresh()
     aws.client("s3").put_object(Bucket=WORK, Key="tree/2018/01/01/00/extra/part", Body=b"{}\n")
     aws.client("s3").put_object(Bucket=WORK, Key="tree/2018/01/01/00/fine", Body=b"{}\n")
+    aws.clear_requests()
     result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/tree/2018/" % WORK, "--output", output,
                     "--code", code)
     assert result.returncode == 1
     assert "Not a file" in result.stderr and "tree/2018/01/01/00/extra/part" in result.stderr
+    assert aws.changing_requests() == [] and keys_under(aws, WORK, code.split("/", 3)[3]) == []
 
 
 def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: World) -> None:
@@ -553,10 +644,12 @@ def test_a_deeper_object_listed_after_the_first_thousand_keys_is_found(world: Wo
         list(pool.map(lambda key: s3.put_object(Bucket=WORK, Key=key, Body=b"{}\n"), keys))
     try:
         assert sorted(keys)[-1] == keys[-1]  # listed last, as S3 lists keys in UTF-8 order
+        aws.clear_requests()
         result = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/wide/" % WORK, "--output", output,
                         "--code", code)
         assert result.returncode == 1, result.stderr
         assert "Not a file" in result.stderr and "wide/processing-failed/2019/01/01/00/stream-1-failed" in result.stderr
+        assert aws.changing_requests() == [] and keys_under(aws, WORK, code.split("/", 3)[3]) == []
         s3.delete_object(Bucket=WORK, Key=keys[-1])
         accepted = submit(aws, "--cluster-id", cluster, "--input", "s3://%s/wide/" % WORK, "--output", output,
                           "--code", code)
@@ -803,14 +896,17 @@ def test_a_wait_stopped_with_ctrl_c_says_the_step_keeps_running(world: World) ->
     code, output = fresh()
     process, step = start_waiting(aws, cluster, "--cluster-id", cluster, "--input", "s3://%s/2017/" % EVENTS,
                                   "--output", output, "--code", code)
-    time.sleep(2)  # polling the step by now
+    said = [process.stderr.readline()]  # polling the step, once it says its state
+    while said[-1] and "step %s: " % step not in said[-1]:
+        said.append(process.stderr.readline())
     os.killpg(process.pid, signal.SIGINT)  # ^C at a terminal: the whole foreground group
     try:
         status, _, stderr = finish(process)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert status == 130 and "step %s: " % step in stderr, stderr
+    assert said[-1].endswith("step %s: PENDING\n" % step), "".join(said) + stderr
+    assert status == 130, "".join(said) + stderr
     assert "stopped waiting: step %s keeps running on cluster %s" % (step, cluster) in stderr
     assert "aws emr cancel-steps --cluster-id %s --step-ids %s" % (cluster, step) in stderr
 
