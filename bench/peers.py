@@ -39,6 +39,7 @@ PEERS = {
     "mrjob": ["mrjob==0.7.4", "PyYAML==6.0.4"],
     "pyspark": ["pyspark==3.5.9", "py4j==0.10.9.9"],
 }
+PEER_SCRIPTS = ("peer_mrjob.py", "peer_spark.py")  # copied with the pair, like it (run.snapshot_code)
 STAMP = "firehose-mr-bench-requirements.txt"  # in a venv: what it was made with
 JOB = "ktv"
 BARE = "bare json.loads loop"
@@ -132,13 +133,13 @@ class Peer(run.Variant):
             argv = [str(code / "run_local.sh"), "-j", str(self.jobs), "-r", str(self.reducers)]
             return [("run_local.sh", argv + (["-c"] if self.combine else []) + [data.root, "--"] + flags, env)]
         if self.kind == "mrjob":
-            argv = [str(self.python), str(BENCH / "peer_mrjob.py"), "--no-conf", "-r", self.runner]
+            argv = [str(self.python), str(code / "peer_mrjob.py"), "--no-conf", "-r", self.runner]
             if self.runner == "local":
                 argv += ["--num-cores", str(self.jobs)]
             return [("mrjob", argv + (["--combine"] if self.combine else []) + [data.root], env)]
         if self.kind == "spark":
             spark_env = dict(env, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(self.python))
-            return [("spark", [str(self.python), str(BENCH / "peer_spark.py"), "local[*]", data.root], spark_env)]
+            return [("spark", [str(self.python), str(code / "peer_spark.py"), "local[*]", data.root], spark_env)]
         return super(Peer, self).stages(data, None)  # bare, naive: as bench/run.py runs them, without probes
 
 
@@ -237,7 +238,9 @@ def crossover_report(runs: List[Dict], labels: Sequence[str]) -> List[str]:
 
 def gb_text(gb: Optional[float]) -> str:
     if gb is None:
-        return "never (its cost per GB is not lower)"
+        return "never (Spark's cost per GB is not lower)"
+    if gb == 0:
+        return "every size"
     return "%.1f GB" % gb if gb >= 1 else "%.0f MB" % (gb * 1000)
 
 
@@ -280,6 +283,9 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                         "never install (a peer without one is reported as not installed)")
     parser.add_argument("--install-timeout", type=float, default=900,
                         help="seconds for installing each peer (default 900)")
+    parser.add_argument("--first-round-timed", action="store_true",
+                        help="no untimed first round: every round is timed (each answer is still checked as "
+                             "soon as it is written, and a wrong one stops the run before any table)")
     parser.add_argument("--markdown", type=Path, help="also write the report (Markdown) to this file")
     args = parser.parse_args(argv)
     args.size = args.size or [run.parse_size("200MB"), run.parse_size("1GB")]
@@ -310,11 +316,16 @@ def run_size(args: argparse.Namespace, size: int, pythons: Dict[str, Optional[Pa
     with tempfile.TemporaryDirectory(prefix="peers-", dir=str(args.workdir)) as scratch:
         data.code = Path(scratch) / "code"
         digests = run.snapshot_code(data.code)
-        results = run.run_all(runnable, data, reps, Path(scratch), sys.stderr)
+        for name in PEER_SCRIPTS:
+            shutil.copy2(str(BENCH / name), str(data.code / name))
+        results = run.run_all(runnable, data, reps, Path(scratch), sys.stderr, 0 if args.first_round_timed else 1)
     load_after = os.getloadavg()
     measured = medians(results)
+    note = run.environment_note(data, reps, load_before, load_after)
+    if args.first_round_timed:
+        note = note.replace("after one untimed round", "(no untimed round: --first-round-timed)")
     lines = ["### Peers, %s MB, %s" % (format(data.bytes / 1e6, ".0f"), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())),
-             "", run.environment_note(data, reps, load_before, load_after) + " Code measured: " + digests + ". "
+             "", note + " Code measured: " + digests + ". "
              + peers_note(pythons, unavailable_peers, args.jobs), "", size_table(variants, measured, unavailable)]
     kept = {"size": data.bytes, "files": files, "seed": args.seed, "reps": reps, "medians": measured,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
