@@ -121,6 +121,7 @@ class Peer(run.Variant):
         return self.name  # one job here: the name alone
 
     def stages(self, data: "run.Dataset", probe_log: Optional[Path]) -> List["run.Stage"]:
+        reset_own_peak_rss()  # called just before the stages start (bench/run.py, run_variant)
         env = run.python_env()
         flags = run.JOB_FLAGS[JOB]
         code = data.code
@@ -141,6 +142,37 @@ class Peer(run.Variant):
             spark_env = dict(env, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=str(self.python))
             return [("spark", [str(self.python), str(code / "peer_spark.py"), "local[*]", data.root], spark_env)]
         return super(Peer, self).stages(data, None)  # bare, naive: as bench/run.py runs them, without probes
+
+
+def reset_own_peak_rss() -> None:
+    """Make this process's peak RSS its current RSS (Linux: /proc/self/clear_refs, 5). A process
+    started from this one inherits its peak (ru_maxrss), so without this every variant would show
+    at least the largest this process ever was; with it, at least what it is now (see own_rss)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+
+
+def own_rss_mib() -> Optional[float]:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / run.MIB
+    except OSError:
+        pass
+    return None
+
+
+def prepare_tree(args: argparse.Namespace, size: int, files: int) -> Dict[str, object]:
+    """The tree and its truth, from bench/generate.py run as a process of its own (so that this one
+    stays small: see reset_own_peak_rss)."""
+    made = subprocess.run([sys.executable, str(BENCH / "generate.py"), "--workdir", str(args.workdir),
+                           "--size", str(size), "--files", str(files), "--seed", str(args.seed)],
+                          stdout=subprocess.PIPE, check=True)
+    return json.loads(made.stdout)
 
 
 def peer_variants(jobs: int, pythons: Dict[str, Optional[Path]]) -> List[Peer]:
@@ -247,9 +279,10 @@ def gb_text(gb: Optional[float]) -> str:
 def peers_note(pythons: Dict[str, Optional[Path]], unavailable_peers: Dict[str, str], jobs: int) -> str:
     installed = ", ".join("%s (its own venv)" % " ".join(PEERS[p]) for p in PEERS if pythons.get(p))
     missing = "; ".join("%s: %s" % (p, why) for p, why in unavailable_peers.items())
-    return "Peers: %s%s; %s; `-j %d`, mrjob `--num-cores %d`." % (
+    own = own_rss_mib()
+    return "Peers: %s%s; %s; `-j %d`, mrjob `--num-cores %d`.%s" % (
         installed or "none installed", "; " + missing if missing else "", java_version() or "no java on PATH",
-        jobs, jobs)
+        jobs, jobs, " A peak below this harness's own RSS (%.1f MiB) shows as about that." % own if own else "")
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +341,7 @@ def run_size(args: argparse.Namespace, size: int, pythons: Dict[str, Optional[Pa
     """One size: the tree, every available variant interleaved, the table; and what to keep of it."""
     files = args.files or generate.default_files(size)
     reps = args.reps or default_reps(size)
-    data = run.Dataset(generate.prepare(args.workdir, size, files, args.seed))
+    data = run.Dataset(prepare_tree(args, size, files))
     variants = peer_variants(args.jobs, pythons)
     unavailable = {v.name: unavailable_peers[missing_peer(v)] for v in variants if missing_peer(v)}
     runnable = [v for v in variants if v.name not in unavailable]
