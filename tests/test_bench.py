@@ -305,18 +305,21 @@ def test_peers_crossover_is_where_the_straight_lines_meet():
         sys.path.remove(str(BENCH))
     spark = peers_module.SPARK
 
-    def kept(size, bare, pair, spark_wall):
-        return {"size": size, "medians": {"bare json.loads loop": {"wall": bare}, "run_local.sh -j 2": {"wall": pair},
-                                          spark: {"wall": spark_wall}}}
+    def kept(size, bare, pair, spark_wall):  # CPU: the pair 0.2 s + 12 s/GB, Spark 19 s + 6 s/GB
+        gb = size / 1e9
+        return {"size": size, "medians": {"bare json.loads loop": {"wall": bare, "cpu": bare},
+                                          "run_local.sh -j 2": {"wall": pair, "cpu": 0.2 + 12 * gb},
+                                          spark: {"wall": spark_wall, "cpu": 19 + 6 * gb}}}
     # pair: 0.5 s + 8 s/GB; Spark: 10 s + 3 s/GB: they meet at 9.5 / 5 = 1.9 GB
     runs = [kept(200 * 10 ** 6, 2.0, 2.1, 10.6), kept(10 ** 9, 10.0, 8.5, 13.0)]
     lines = peers_module.crossover_report(runs, ["bare json.loads loop", "run_local.sh -j 2", spark])
-    assert "| run_local.sh -j 2 | 0.5 | 8.0 | 1.9 GB | 1.9 GB |" in lines
-    assert "| %s | 10.0 | 3.0 | – | – |" % spark in lines
+    # in CPU seconds they meet at 18.8 / 6 = 3.1 GB
+    assert "| run_local.sh -j 2 | 0.5 | 8.0 | 1.9 GB | 1.9 GB | 0.2 | 12.0 | 3.1 GB |" in lines
+    assert "| %s | 10.0 | 3.0 | – | – | 19.0 | 6.0 | – |" % spark in lines
     # the second run on a machine half as fast: the same ratios to its bare loop, so the same crossover
     slow = [kept(200 * 10 ** 6, 2.0, 2.1, 10.6), kept(10 ** 9, 20.0, 17.0, 26.0)]
     pair_line = [l for l in peers_module.crossover_report(slow, ["run_local.sh -j 2"]) if l.startswith("| run_")][0]
-    assert pair_line.endswith("| 1.9 GB |") and "| 1.9 GB |" not in pair_line[:-len("| 1.9 GB |")]
+    assert pair_line.endswith("| 1.9 GB | 0.2 | 12.0 | 3.1 GB |") and pair_line.count("1.9 GB") == 1
     # Spark flatter but not cheaper at any size it was measured: never, said as such
     assert peers_module.crossover_gb((0.0, 3.0), (10.0, 3.0)) is None
     assert peers_module.gb_text(None).startswith("never")
