@@ -59,7 +59,7 @@ def venv_python(venv: Path) -> Path:
 
 
 def wanted_stamp(peer: str) -> str:
-    base = getattr(sys, "_base_executable", sys.executable)
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))  # the same from a venv of it
     return "\n".join(PEERS[peer] + ["# python %s (%s)" % (sys.version.split()[0], base)]) + "\n"
 
 
