@@ -229,6 +229,16 @@ def peers_run(tmp_path_factory):
     return peers(workdir, *PEERS_TINY, "--venvs", str(PEER_VENVS), "--install-timeout", str(INSTALL_TIMEOUT))
 
 
+def peers_module():
+    """bench/peers.py as a module (its pins, its arithmetic)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import peers as module
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
 def checked_runs(stderr: str) -> Counter:
     return Counter(re.findall(r"^  (.+?)\s+[0-9.]+ s wall .* output ok$", stderr, re.M))
 
@@ -271,7 +281,7 @@ def test_peers_mrjob_gives_the_truth_and_is_measured(peers_run, name):
     cells = peer_or_skip(rows, name)
     assert checked_runs(peers_run.stderr)[name] == 1
     assert_measured(cells, rows["bare json.loads loop"])
-    assert "mrjob==0.7.4" in peers_run.stdout
+    assert " ".join(peers_module().PEERS["mrjob"]) + " (its own venv)" in peers_run.stdout
 
 
 def test_peers_spark_gives_the_truth_and_its_jvm_is_counted(peers_run):
@@ -281,7 +291,7 @@ def test_peers_spark_gives_the_truth_and_its_jvm_is_counted(peers_run):
     assert_measured(cells, rows["bare json.loads loop"])
     # the JVM is reaped by the driver, so its memory is in the peak: far above any Python process here
     assert float(cells[5]) > 100, cells
-    assert "pyspark==3.5.9" in peers_run.stdout
+    assert " ".join(peers_module().PEERS["pyspark"]) + " (its own venv)" in peers_run.stdout
 
 
 def test_peers_that_are_not_installed_are_reported_not_left_out(tmp_path):
@@ -298,12 +308,7 @@ def test_peers_that_are_not_installed_are_reported_not_left_out(tmp_path):
 def test_peers_crossover_is_where_the_straight_lines_meet():
     """Two sizes, made-up medians (the bare loop 10 s per GB in both runs): the lines and their
     intersections are computed here by hand."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        import peers as peers_module
-    finally:
-        sys.path.remove(str(BENCH))
-    spark = peers_module.SPARK
+    spark = peers_module().SPARK
 
     def kept(size, bare, pair, spark_wall):  # CPU: the pair 0.2 s + 12 s/GB, Spark 19 s + 6 s/GB
         gb = size / 1e9
@@ -312,14 +317,14 @@ def test_peers_crossover_is_where_the_straight_lines_meet():
                                           spark: {"wall": spark_wall, "cpu": 19 + 6 * gb}}}
     # pair: 0.5 s + 8 s/GB; Spark: 10 s + 3 s/GB: they meet at 9.5 / 5 = 1.9 GB
     runs = [kept(200 * 10 ** 6, 2.0, 2.1, 10.6), kept(10 ** 9, 10.0, 8.5, 13.0)]
-    lines = peers_module.crossover_report(runs, ["bare json.loads loop", "run_local.sh -j 2", spark])
+    lines = peers_module().crossover_report(runs, ["bare json.loads loop", "run_local.sh -j 2", spark])
     # in CPU seconds they meet at 18.8 / 6 = 3.1 GB
     assert "| run_local.sh -j 2 | 0.5 | 8.0 | 1.9 GB | 1.9 GB | 0.2 | 12.0 | 3.1 GB |" in lines
     assert "| %s | 10.0 | 3.0 | – | – | 19.0 | 6.0 | – |" % spark in lines
     # the second run on a machine half as fast: the same ratios to its bare loop, so the same crossover
     slow = [kept(200 * 10 ** 6, 2.0, 2.1, 10.6), kept(10 ** 9, 20.0, 17.0, 26.0)]
-    pair_line = [l for l in peers_module.crossover_report(slow, ["run_local.sh -j 2"]) if l.startswith("| run_")][0]
+    pair_line = [l for l in peers_module().crossover_report(slow, ["run_local.sh -j 2"]) if l.startswith("| run_")][0]
     assert pair_line.endswith("| 1.9 GB | 0.2 | 12.0 | 3.1 GB |") and pair_line.count("1.9 GB") == 1
     # Spark flatter but not cheaper at any size it was measured: never, said as such
-    assert peers_module.crossover_gb((0.0, 3.0), (10.0, 3.0)) is None
-    assert peers_module.gb_text(None).startswith("never")
+    assert peers_module().crossover_gb((0.0, 3.0), (10.0, 3.0)) is None
+    assert peers_module().gb_text(None).startswith("never")
