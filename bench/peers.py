@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""firehose-mr against the tools people would pick instead: mrjob and Spark local, same job, same tree.
+"""firehose-mr against what people would pick instead: mrjob and Spark local, same job, same tree.
 
 One command (see bench/README.md, "Peers"):
 
@@ -13,7 +13,7 @@ One command (see bench/README.md, "Peers"):
    combiner) and Spark local[*] with an explicit schema. The first round is untimed and checks
    every answer against the generator's truth, byte for byte; every timed round checks it again;
 3. prints, per size, wall time, CPU time (children included) and peak RSS as ratios to the bare
-   loop of the same run, and, from the runs at two or more sizes, each tool's fixed cost and cost
+   loop of the same run, and, from the runs at two or more sizes, each variant's fixed cost and cost
    per GB (a straight line through its times) and the size above which Spark local is faster.
 """
 import argparse
@@ -231,9 +231,9 @@ def straight_line(points: List[Tuple[float, float]]) -> Tuple[float, float]:
     return mean_y - per_gb * mean_x, per_gb
 
 
-def crossover_gb(tool: Tuple[float, float], spark: Tuple[float, float]) -> Optional[float]:
+def crossover_gb(variant: Tuple[float, float], spark: Tuple[float, float]) -> Optional[float]:
     """The size where the two lines meet, if Spark's is the flatter one (None: Spark never wins)."""
-    (fixed, per_gb), (spark_fixed, spark_per_gb) = tool, spark
+    (fixed, per_gb), (spark_fixed, spark_per_gb) = variant, spark
     if per_gb <= spark_per_gb:
         return None
     return max(0.0, (spark_fixed - fixed) / (per_gb - spark_per_gb))
