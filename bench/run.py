@@ -257,9 +257,11 @@ def summarize_probe(log: Path) -> Dict[str, object]:
     return summary
 
 
-def run_all(variants: List[Variant], data: Dataset, reps: int, scratch: Path, log: IO[str]) -> Dict[str, Dict]:
+def run_all(variants: List[Variant], data: Dataset, reps: int, scratch: Path, log: IO[str],
+            untimed: int = 1) -> Dict[str, Dict]:
+    """untimed=1: a first round, untimed, that probes every process; untimed=0: every round timed."""
     results = {v.label: {"wall": [], "cpu": [], "maxrss_kib": [], "processes": None, "probe": {}} for v in variants}
-    for round_index in range(reps + 1):
+    for round_index in range(1 - untimed, reps + 1):
         probing = round_index == 0
         shift = round_index % len(variants)
         order = variants[shift:] + variants[:shift]  # interleaved, rotated each round
