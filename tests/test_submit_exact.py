@@ -236,3 +236,22 @@ def test_boto3_is_pinned_once_and_the_tests_take_it_from_there() -> None:
     assert pins("requirements.txt") == ["boto3==1.43.11"]
     assert "-r ../requirements.txt" in pins("tests/requirements.txt")
     assert not [pin for pin in pins("tests/requirements.txt") if pin.startswith("boto3")]
+
+
+def test_a_glob_that_matches_a_folder_of_folders_is_refused_unless_read_recursively(world: World) -> None:
+    """-input TREE/2017/* matches the folder TREE/2017/02, which holds the folder 27: Hadoop reads
+    a matched folder one level down and fails the step with "Not a file" on a folder there
+    (tests/test_yarn_s3a.py shows it through S3A). With input.dir.recursive it reads them all."""
+    aws, cluster = world
+    code, output = fresh()
+    glob = "s3://%s/2017/*" % EVENTS
+    result = refused_before_any_change(aws, code, "--cluster-id", cluster, "--input", glob, "--output", output,
+                                       "--code", code)
+    assert result.returncode == 1
+    assert ("input %s: the glob matches the folder s3://%s/2017/02/, which holds the folder s3://%s/2017/02/27/: "
+            "Hadoop reads a folder that a glob matches one level down, and fails the step on a folder there "
+            "(Not a file: s3://%s/2017/02/27)" % (glob, EVENTS, EVENTS, EVENTS)) in result.stderr
+    recursive = submit(aws, "--dry-run", "--cluster-id", cluster, "--input", glob, "--output", output, "--code", code,
+                       "-D", "mapreduce.input.fileinputformat.input.dir.recursive=true")
+    assert recursive.returncode == 0, recursive.stderr
+    assert "\"%s\"" % glob in recursive.stdout  # the step's -input, in its JSON

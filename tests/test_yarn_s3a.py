@@ -153,6 +153,10 @@ def test_a_glob_that_matches_a_folder_of_folders_fails_the_job_before_any_task(c
     assert "Not a file: s3://%s/2017/02/27\n" % EVENTS in run.console, run.describe()
     assert "Running job" not in run.console  # no task ran
     assert cluster.objects(WORK, "folder-glob") == {}
+    refused = submit(cluster, "--dry-run", "--cluster-id", emr_cluster(cluster), "--input", "s3://%s/2017/*" % EVENTS,
+                     "--output", "s3://%s/folder-glob" % WORK, "--code", CODE)
+    assert refused.returncode == 1, refused.stderr
+    assert "(Not a file: s3://%s/2017/02/27)" % EVENTS in refused.stderr  # what Hadoop said, above
 
 
 def test_an_existing_output_fails_the_job_before_any_task(cluster: Cluster, tmp_path):

@@ -6,13 +6,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Set
 
 from .. import aws, firehose
 from ..errors import TaskFailed, UsageError
 from ..formats import HEAD_SIZE, refusal_by_content, refusal_by_name
 from ..globs import GlobError, expand_slashed_braces, glob_reaches, has_wildcard, literal_folders, unescaped
 from .plan import ACTIVE_STEPS_LIMIT, from_hadoop_uri, split_s3
+
+# The Hadoop property that has FileInputFormat read a folder's whole subtree.
+RECURSIVE = "mapreduce.input.fileinputformat.input.dir.recursive"
 
 NOTE = sys.stderr
 REFUSED_BY_NAME = (".zip", ".parquet", ".orc")  # Hadoop on EMR reads .snappy (HADOOP_SNAPPY) itself
@@ -176,12 +179,12 @@ class Resolved(NamedTuple):
     objects: List[str]  # the keys those read (for the format checks)
 
 
-def resolve_input(s3: Any, uri: str) -> Resolved:
+def resolve_input(s3: Any, uri: str, recursive: bool = False) -> Resolved:
     """An --input as Hadoop globs: a glob or an object as it is; a prefix as the glob at the
     depth of its Firehose objects. Each must match at least one object."""
     bucket, key = split_s3(uri, "--input")
     if has_wildcard(key):
-        return resolve_glob(s3, uri, bucket, key)
+        return resolve_glob(s3, uri, bucket, key, recursive)
     if not key or key.endswith("/"):
         return resolve_prefix(s3, uri, bucket, key)
     with asking("looking for the input %s" % uri):
@@ -197,18 +200,37 @@ def listed(s3: Any, uri: str, bucket: str, prefix: str, **bounds: Any) -> List[s
         return list(aws.keys(s3, bucket, prefix, **bounds))
 
 
-def resolve_glob(s3: Any, uri: str, bucket: str, key: str) -> Resolved:
+def resolve_glob(s3: Any, uri: str, bucket: str, key: str, recursive: bool = False) -> Resolved:
+    """The objects a glob reaches (see globs.glob_reaches). Without input.dir.recursive, Hadoop
+    reads a folder the glob matches one level down and fails the step on a folder found there
+    (FileInputFormat.getSplits: "Not a file"): such a glob is refused."""
+    reached = set()  # type: Set[str]
     try:
-        patterns = expand_slashed_braces(key)
-        reached = sorted({name for pattern in patterns for name in listed(s3, uri, bucket, literal_folders(pattern))
-                          if not firehose.is_marker(name) and glob_reaches(pattern, name)})
+        for pattern in expand_slashed_braces(key):
+            depth = len(pattern.split("/"))
+            for name in listed(s3, uri, bucket, literal_folders(pattern)):
+                if firehose.is_marker(name) or not glob_reaches(pattern, name):
+                    continue
+                if not recursive and len(name.split("/")) > depth + 1:
+                    raise not_a_file(uri, bucket, name.split("/")[:depth + 1])
+                reached.add(name)
     except GlobError as error:
         raise UsageError("--input %s: %s" % (uri, error))
     if not reached:
         raise TaskFailed("input %s: the glob matches no object in S3, and Hadoop fails on an input that matches "
                          "nothing (Input Pattern ... matches 0 files). Check it with: aws s3 ls --recursive s3://%s/%s"
                          % (uri, bucket, literal_folders(key)))
-    return Resolved([uri], reached)
+    return Resolved([uri], sorted(reached))
+
+
+def not_a_file(uri: str, bucket: str, folder: List[str]) -> TaskFailed:
+    """The refusal of a glob that matches a folder holding a folder (its parts)."""
+    return TaskFailed("input %s: the glob matches the folder s3://%s/%s/, which holds the folder s3://%s/%s/: "
+                      "Hadoop reads a folder that a glob matches one level down, and fails the step on a folder "
+                      "there (Not a file: s3://%s/%s). Give the glob at the depth of the objects, or a prefix "
+                      "(turned into that glob), or -D %s=true"
+                      % (uri, bucket, "/".join(folder[:-1]), bucket, "/".join(folder), bucket, "/".join(folder),
+                         RECURSIVE))
 
 
 def deeper_refusal(uri: str, bucket: str, key: str, glob_words: str, remedy: str) -> TaskFailed:
@@ -310,14 +332,16 @@ def check_formats(s3: Any, uri: str, bucket: str, keys: List[str]) -> None:
             raise TaskFailed("input %s: s3://%s/%s is %s" % (uri, bucket, key, why))
 
 
-def resolve_inputs(s3: Any, inputs: List[str], hours: Optional[firehose.HourRange]) -> Dict[str, List[str]]:
-    """Every --input checked and resolved: its globs, by the input as given."""
+def resolve_inputs(s3: Any, inputs: List[str], hours: Optional[firehose.HourRange],
+                   recursive: bool = False) -> Dict[str, List[str]]:
+    """Every --input checked and resolved: its globs, by the input as given; recursive: the
+    job reads folders to the end of their subtree (input.dir.recursive)."""
     resolved = {}  # type: Dict[str, List[str]]
     for uri in inputs:
         if hours is not None:
             found = resolve_range(s3, uri, hours)
         else:
-            found = resolve_input(s3, uri)
+            found = resolve_input(s3, uri, recursive)
         check_formats(s3, uri, split_s3(uri, "--input")[0], found.objects)
         resolved[uri] = found.globs
     return resolved

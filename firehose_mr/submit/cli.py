@@ -285,7 +285,9 @@ def run(project: str, argv: List[str]) -> None:
         steps = checks.active_steps(clients.emr, options.cluster_id)
         checks.check_active_steps(clients.s3, steps, options.cluster_id, options.output, options.code, project)
     checks.check_output_free(clients.s3, options.output)
-    resolved = checks.resolve_inputs(clients.s3, options.inputs, options.hours)
+    recursive = any(prop.partition("=")[0].strip() == checks.RECURSIVE
+                    and prop.partition("=")[2].strip().lower() == "true" for prop in options.properties)
+    resolved = checks.resolve_inputs(clients.s3, options.inputs, options.hours, recursive)
     reader = plan.code_in_reach(options.code, resolved)
     if reader is not None:
         raise TaskFailed("--code %s is inside the input %s: the job would read its own scripts as data. Put the code "
