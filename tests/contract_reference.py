@@ -12,7 +12,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-COUNTER_NAMES = ("records", "malformed", "invalid_utf8", "bad_time", "no_value", "no_text")
+COUNTER_NAMES = ("records", "malformed", "invalid_utf8", "bad_time", "no_value", "no_text", "gzip_data")
+GZIP_MAGIC = b"\x1f\x8b"  # "gzip_data: lines that hold gzip's magic bytes ... after the start of its input"
 MILLISECONDS_FROM = 10 ** 11  # "epoch milliseconds (numbers >= 1e11)"
 SECONDS_PER_DAY = 24 * 60 * 60
 MEAN_DIGITS = 15
@@ -317,8 +318,12 @@ def run(job: Job, inputs: List[Tuple[bytes, Optional[str]]]) -> Tuple[List[str],
     def add(columns: Tuple[str, ...], number: Optional[Fraction]) -> None:
         groups.setdefault(columns, Group()).add(number)
 
+    at_start = True
     for data, input_file in inputs:
         for line in hadoop_lines(data):
+            if GZIP_MAGIC in (line[1:] if at_start else line):
+                counts["gzip_data"] += 1
+            at_start = False
             text = decoded(line, counts)
             if job.words == "":
                 counts["records"] += 1

@@ -268,7 +268,7 @@ def test_submit_step_sh_is_only_a_door() -> None:
     """No JSON, dates, globs or AWS calls in bash: the script hands over to the package."""
     lines = [line for line in (REPO / "submit_step.sh").read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
-    assert len(lines) <= 15 and lines[-1].startswith('exec python3 "$(dirname "${BASH_SOURCE[0]}")/firehose_mr" ')
+    assert len(lines) <= 15 and lines[-1].startswith('exec python3 "$here/firehose_mr/__main__.py" submit_step ')
     assert not [line for line in lines if any(word in line for word in ("aws ", "awk", "sed", "date", "json"))]
 
 

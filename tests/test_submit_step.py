@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
-from conftest import REPO, SAMPLE_DATA, shell, sigint_at_default
+from conftest import REPO, SAMPLE_DATA, clean_env, shell, sigint_at_default
 from firehose_mr.errors import UsageError
 from firehose_mr.submit import emr_logs, plan
 from hadoop_splitargs import split_args
