@@ -1,10 +1,9 @@
-"""`python3 -S firehose_mr COMMAND ARGS...`: how run_local.sh and submit_step.sh start the
-package. The folder is run as a program, so nothing needs installing: a copy of the project is
-enough, on a laptop or an EMR node. COMMAND is run_local or submit_step.
-
-run_local.sh runs this file itself, `python3 -S firehose_mr/__main__.py run_local ARGS...`: a
-folder is run through runpy, whose imports take tens of milliseconds in which a ^C could only
-end in a traceback.
+"""How run_local.sh and submit_step.sh start the package: `python3 -S firehose_mr/__main__.py
+run_local ARGS...` and `python3 firehose_mr/__main__.py submit_step ARGS...` (without -S: boto3
+lives in site-packages). This file is run itself, not the folder (`python3 firehose_mr`, which
+works too), since a folder is run through runpy, whose imports take tens of milliseconds in which
+a ^C could only end in a traceback. Nothing needs installing for run_local: a copy of the project
+is enough, on a laptop or an EMR node.
 
 This file is read by whatever python3 a machine has, so it keeps to syntax that any Python 3
 parses, and says so in one line where that Python is older than the project's floor."""
@@ -27,7 +26,7 @@ def main():
     elif command == "submit_step":
         from firehose_mr.submit.cli import command_line
     else:
-        sys.stderr.write("usage: python3 -S firehose_mr run_local|submit_step ARGS...\n")
+        sys.stderr.write("usage: python3 firehose_mr/__main__.py run_local|submit_step ARGS...\n")
         sys.exit(2)
     command_line(project, sys.argv[2:])
 
