@@ -332,12 +332,20 @@ def command_line(here: str, argv: List[str]) -> None:
         if signal.getsignal(signum) != signal.SIG_IGN:  # as nohup leaves it: ignored by the job too
             signal.signal(signum, on_terminate)
     try:
-        sys.exit(main(here, argv))
+        status = main(here, argv)
     except KeyboardInterrupt:
-        if committed():  # after the point of no return (see stopping.py): the run has succeeded
-            sys.exit(0)
-        try:
-            sys.stderr.write("%s: interrupted; no output written\n" % PROG)
-        except OSError:  # no terminal left to say it on
-            pass
-        sys.exit(130)
+        if not committed():
+            try:
+                sys.stderr.write("%s: interrupted; no output written\n" % PROG)
+            except OSError:  # no terminal left to say it on
+                pass
+            sys.exit(130)
+        status = 0  # after the point of no return (see stopping.py): the run has succeeded
+    if committed():  # ended now: Python's own ending puts the default ^C back, which would kill it
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    sys.exit(status)

@@ -121,7 +121,10 @@ def run_job(job: Job, cmds: Commands, splits: List[Input], output: Optional[Outp
             status = 0
         else:
             out = job.out_dir
-            status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], job.work)
+            with signals_held():  # once the result is all on stdout, the run has succeeded
+                status = emit_merged([os.path.join(out, n) for n in sorted(os.listdir(out))], job.work)
+                if status == 0:
+                    mark_committed()
         print_counters(job.counters)
         return status
     except UsageError:  # an input refused once copied (an s3:// object's first bytes)
