@@ -15,8 +15,8 @@ from typing import Dict, List
 import pytest
 
 from conftest import REPO, clean_env, tool
-import snappy_files
-from hadoop_support import (FAST_JVM, HADOOP_DIR, HADOOP_VERSION, LAUNCHER, RECURSIVE, Hadoop, HadoopRun,
+from support import snappy_files
+from support.hadoop_support import (FAST_JVM, HADOOP_DIR, HADOOP_VERSION, LAUNCHER, RECURSIVE, Hadoop, HadoopRun,
                             hash_partition, hadoop, output_files, part_files)  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.hadoop

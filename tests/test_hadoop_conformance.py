@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from conftest import MAPPER, REDUCER, REPO, clean_env, copy_project
-from hadoop_support import (COUNTER_GROUP, HADOOP_VERSIONS, RECURSIVE, Hadoop, HadoopRun,
+from support.hadoop_support import (COUNTER_GROUP, HADOOP_VERSIONS, RECURSIVE, Hadoop, HadoopRun,
                             hash_partition, job_counters, output_files, part_files, resolve_hadoop)
 
 pytestmark = pytest.mark.hadoop

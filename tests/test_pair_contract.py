@@ -1,5 +1,5 @@
 """The pair against the job contract: `mapper.py | sort | reducer.py`, run as a user runs it,
-must give the rows and counters that tests/contract_reference.py (written from README.md, not
+must give the rows and counters that tests/support/contract_reference.py (written from README.md, not
 from the pair) computes, for generated records and jobs; and boundary cases worked by hand.
 
 Each example is one job over two input files, each read by its own mapper process (so the
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import contract_reference as reference
+from support import contract_reference as reference
 from conftest import counters, shell
 
 Chunk = Tuple[bytes, Optional[str]]  # a file's bytes and its name as Hadoop passes it

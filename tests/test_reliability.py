@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
+from support.aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import MAPPER, REDUCER, REPO, clean_env, shell, sigint_at_default
-from hadoop_support import hadoop  # noqa: F401  (a fixture)
+from support.hadoop_support import hadoop  # noqa: F401  (a fixture)
 from test_run_local import RUN_LOCAL, gone, output_files, run_local, script, write_tree
 
 

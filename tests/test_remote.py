@@ -15,9 +15,9 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
-from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
+from support.aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import REPO, SAMPLE_DATA, clean_env, sigint_at_default
-from ssh_server import SshServer, sshd  # noqa: F401  (`sshd` is a pytest fixture)
+from support.ssh_server import SshServer, sshd  # noqa: F401  (`sshd` is a pytest fixture)
 
 RUN_LOCAL = REPO / "run_local.sh"
 SAMPLE_FILES = sorted(p for p in SAMPLE_DATA.rglob("*") if p.is_file())

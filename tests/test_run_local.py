@@ -22,10 +22,10 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
+from support.aws_server import AwsServer, aws  # noqa: F401  (`aws` is a pytest fixture)
 from conftest import (MAPPER, REPO, SAMPLE_DATA, clean_env, counters, en_us_locale,  # noqa: F401
                       shell, sigint_at_default)
-import snappy_files
+from support import snappy_files
 
 RUN_LOCAL = REPO / "run_local.sh"
 COUNTER_LINE = re.compile(r"^\t\t(.+)=(-?\d+)$")

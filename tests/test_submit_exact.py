@@ -12,7 +12,7 @@ from typing import List
 
 import pytest
 
-from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
+from support.aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import REPO, shell
 from test_submit_step import (EVENTS, WORK, World, dry_run_step, fresh, keys_under, start_cluster,
                               step_id_from, step_of, submit, world)  # noqa: F401  (world: a fixture)

@@ -10,11 +10,11 @@ from typing import List
 
 import pytest
 
-from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
+from support.aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import REDUCER, REPO, SAMPLE_DATA, clean_env
 from firehose_mr.globs import glob_reaches
 from firehose_mr.submit import emr_logs
-from hadoop_support import Hadoop, hadoop, part_files  # noqa: F401
+from support.hadoop_support import Hadoop, hadoop, part_files  # noqa: F401
 
 pytestmark = [pytest.mark.hadoop, pytest.mark.aws]
 

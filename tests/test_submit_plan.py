@@ -15,7 +15,7 @@ from conftest import REPO
 from firehose_mr import firehose
 from firehose_mr.errors import TaskFailed, UsageError
 from firehose_mr.submit import checks, emr_logs, plan
-from hadoop_splitargs import split_args
+from support.hadoop_splitargs import split_args
 
 # ----------------------------------------------------------------------------------------------
 # The Firehose layout

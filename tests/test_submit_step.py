@@ -1,5 +1,5 @@
 """submit_step.sh against a real endpoint: moto's S3 and EMR in server mode on 127.0.0.1
-(tests/aws_server.py), which the script reaches with boto3, and the tests with boto3 and the
+(tests/support/aws_server.py), which the script reaches with boto3, and the tests with boto3 and the
 real AWS CLI (for setup, checks, and the commands a dry run prints)."""
 import concurrent.futures
 import fnmatch
@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
+from support.aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import REPO, SAMPLE_DATA, clean_env, shell, sigint_at_default
 from firehose_mr.errors import UsageError
 from firehose_mr.submit import emr_logs, plan
-from hadoop_splitargs import split_args
-import snappy_files
+from support.hadoop_splitargs import split_args
+from support import snappy_files
 
 pytestmark = pytest.mark.aws
 

@@ -1,6 +1,6 @@
 """The product end to end on what EMR 7.10+ runs: Hadoop 3.4.2 on a YARN cluster (HDFS, two
 NodeManagers, each task in its own container) reading and writing s3:// through S3A, here on a
-mini cluster (tests/minicluster.py) and moto's S3 (tests/aws_server.py).
+mini cluster (tests/support/minicluster.py) and moto's S3 (tests/support/aws_server.py).
 
 Nothing of the product is swapped: submit_step.sh uploads the scripts and adds the step; the step's
 arguments, as EMR received them, run on the cluster as EMR's command-runner runs them
@@ -14,10 +14,10 @@ from typing import Dict, List, NamedTuple
 
 import pytest
 
-from aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
+from support.aws_server import AwsServer, aws  # noqa: F401  (aws: the module's moto server)
 from conftest import MAPPER, REDUCER, REPO
-from hadoop_support import COUNTER_GROUP, HadoopRun, job_counters, output_files
-from minicluster import MiniCluster, minicluster  # noqa: F401  (the session's cluster)
+from support.hadoop_support import COUNTER_GROUP, HadoopRun, job_counters, output_files
+from support.minicluster import MiniCluster, minicluster  # noqa: F401  (the session's cluster)
 from test_hadoop_conformance import JOBS, messy_tree, run_local
 
 # One worker runs them all (pytest.ini: --dist loadgroup): one mini cluster per test session.

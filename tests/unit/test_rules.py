@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from firehose_mr import formats, globs, hadoop
-from hadoop_splitargs import split_args as hadoop_split_args
+from support.hadoop_splitargs import split_args as hadoop_split_args
 from test_run_local import java_text_partition
 
 

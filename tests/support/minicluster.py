@@ -25,7 +25,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from conftest import clean_env
-from hadoop_support import FAST_JVM, HADOOP_DIR, LAUNCHER, RESOLVE_TIMEOUT
+from support.hadoop_support import FAST_JVM, HADOOP_DIR, LAUNCHER, RESOLVE_TIMEOUT
 
 VERSION = "3.4.2"
 NODE_MANAGERS = 2
@@ -49,7 +49,7 @@ SERVICE_ADDRESSES = [
     "mapreduce.jobhistory.webapp.address", "mapreduce.jobhistory.admin.address",
 ]
 # S3A against the moto server: path-style requests (no bucket.host names), plain HTTP, the fixed
-# test credentials of tests/aws_server.py; and s3:// read by S3A, as EMR 7.10+ configures it.
+# test credentials of tests/support/aws_server.py; and s3:// read by S3A, as EMR 7.10+ configures it.
 S3_SETTINGS = {
     "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
     "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
