@@ -96,3 +96,14 @@ def test_every_shell_script_is_shellcheck_clean():
     assert {"tests/run.sh", ".ci/run"} <= names
     result = subprocess.run([tool("shellcheck"), "--severity=style", *map(str, scripts)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pairs_copies_of_the_first_moments_are_the_same():
+    """mapper.py and reducer.py each carry the ^C handling of their first moments (each is one
+    self-contained file, shipped alone with -files): the two copies stay the same, names aside."""
+    def section(script):
+        text = script.read_text()
+        start = text.index("INTERRUPTED = 130")
+        end = text.index('if __name__ == "__main__":  # first, before the imports')
+        return text[start:end].replace(script.name, "SCRIPT")
+    assert section(MAPPER) == section(REDUCER)
