@@ -42,6 +42,17 @@ def codec_name(name: str, hadoop: str) -> str:
     return name if hadoop == "3.3" else name.lower()
 
 
+# Of those, the endings Hadoop itself reads as lines of text (on EMR too); the others are codecs
+# a cluster has and the standard library lacks.
+READ_AS_TEXT_BY_HADOOP = (".zip", ".parquet", ".orc")
+
+
+def read_as_text_by_hadoop(name: str) -> bool:
+    """Whether Hadoop, on EMR too, would read a file of this name as lines of text although it
+    holds no text (see READ_AS_TEXT_BY_HADOOP)."""
+    return os.path.splitext(name)[1].lower() in READ_AS_TEXT_BY_HADOOP
+
+
 def refusal_by_name(name: str) -> Optional[str]:
     """Why an input of this name is refused (see NOT_READ_HERE), or None."""
     return NOT_READ_HERE.get(os.path.splitext(name)[1].lower())

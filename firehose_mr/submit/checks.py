@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Set
 
 from .. import aws, firehose
 from ..errors import TaskFailed, UsageError
-from ..formats import HEAD_SIZE, refusal_by_content, refusal_by_name
+from ..formats import HEAD_SIZE, read_as_text_by_hadoop, refusal_by_content, refusal_by_name
 from ..globs import GlobError, expand_slashed_braces, glob_reaches, has_wildcard, literal_folders, unescaped
 from .plan import ACTIVE_STEPS_LIMIT, from_hadoop_uri, split_s3
 
@@ -18,7 +18,6 @@ from .plan import ACTIVE_STEPS_LIMIT, from_hadoop_uri, split_s3
 RECURSIVE = "mapreduce.input.fileinputformat.input.dir.recursive"
 
 NOTE = sys.stderr
-REFUSED_BY_NAME = (".zip", ".parquet", ".orc")  # Hadoop on EMR reads .snappy (HADOOP_SNAPPY) itself
 DELIVER_AS_TEXT = ("Deliver the stream as JSON with GZIP or Hadoop-compatible Snappy compression, or leave these "
                    "objects out with a glob.")
 
@@ -314,7 +313,7 @@ def format_samples(keys: List[str]) -> List[str]:
 
 def refused_by_name(keys: List[str]) -> Optional[str]:
     """The first key that Hadoop would read as text though it is not (ZIP, Parquet, ORC)."""
-    return next((key for key in keys if os.path.splitext(key)[1].lower() in REFUSED_BY_NAME), None)
+    return next((key for key in keys if read_as_text_by_hadoop(key)), None)
 
 
 def check_formats(s3: Any, uri: str, bucket: str, keys: List[str]) -> None:
